@@ -1,0 +1,681 @@
+"""The connection to LM Studio — the only module in lmsnb that imports the ``lmstudio`` SDK.
+
+Why a layer of our own over the SDK:
+- the SDK's websockets die for good when the server restarts or the laptop sleeps; a
+  ``Connection`` recreates its ``lmstudio.Client`` and says so;
+- the SDK rejects ``http://`` / ``ws://`` hosts and does not scan port 1234; we normalise;
+- SDK exceptions are long and varied; every one becomes one ``LmsnbError`` line with the fix;
+- ``embed(list)`` is one sequential RPC per text in the SDK; we keep many in flight.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import wraps
+from typing import Any, TypeVar
+
+import httpx
+import lmstudio
+import msgspec
+import numpy as np
+
+from . import config as cfg
+from .errors import (
+    Cancelled,
+    ConfigError,
+    ConnectionFailed,
+    LmsnbError,
+    ModelNotFound,
+    PredictionError,
+    Reconnected,
+    RequestTimeout,
+)
+from .events import Done, Event, FirstToken, Fragment, PredictionStats, PromptProgress, ToolCall
+
+T = TypeVar("T")
+
+HOST_ENV = "LMSNB_HOST"
+DEFAULT_HOST = "localhost:1234"
+START_HINT = ("start LM Studio's server (Developer tab → Start Server, or `lms server start`), "
+              "or run the simulator: `python -m lmsnb.sim`")
+
+
+# ---------------------------------------------------------------------------------------------
+# Host resolution
+
+
+def normalize_host(host: str) -> str:
+    """``http://box:1234/v1`` / ``ws://box:1234`` / ``box`` → ``box:1234`` (what the SDK wants)."""
+    text = host.strip()
+    text = re.sub(r"^(https?|wss?)://", "", text, flags=re.I)
+    text = text.split("/", 1)[0].strip()
+    if not text:
+        raise ConfigError(f"{host!r} is not a host", hint="use e.g. 'localhost:1234'")
+    if text.startswith("["):  # IPv6 literal
+        return text if "]:" in text else f"{text}:1234"
+    return text if ":" in text else f"{text}:1234"
+
+
+def is_reachable(host: str) -> bool:
+    """True when ``host`` answers LM Studio's greeting (LM Studio or ``lmsnb.sim``)."""
+    try:
+        return bool(lmstudio.Client.is_valid_api_host(host))
+    except (httpx.HTTPError, ValueError, OSError):
+        return False
+
+
+def resolve_host(host: str | None = None) -> str:
+    """Explicit host → ``$LMSNB_HOST`` → the SDK's port discovery → ``localhost:1234``."""
+    if host:
+        return normalize_host(host)
+    env = os.environ.get(HOST_ENV, "").strip()
+    if env:
+        return normalize_host(env)
+    if is_reachable(DEFAULT_HOST):
+        return DEFAULT_HOST
+    try:
+        found = lmstudio.Client.find_default_local_api_host()
+    except (httpx.HTTPError, ValueError, OSError):
+        found = None
+    return found or DEFAULT_HOST
+
+
+# ---------------------------------------------------------------------------------------------
+# Timeouts (pass-through to the SDK's sync timeout)
+
+
+def get_timeout() -> float | None:
+    """Seconds the SDK waits between two messages of a call (None = forever)."""
+    return lmstudio.get_sync_api_timeout()
+
+
+def set_timeout(seconds: float | None) -> None:
+    """Set the SDK's sync timeout: the longest silence tolerated on a call, not a deadline."""
+    if seconds is not None and (not isinstance(seconds, int | float) or seconds <= 0):
+        raise ConfigError(f"timeout must be a positive number of seconds or None, got {seconds!r}")
+    lmstudio.set_sync_api_timeout(seconds)
+
+
+# ---------------------------------------------------------------------------------------------
+# Error translation
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0].strip()
+
+
+def _is_disconnect(exc: BaseException) -> bool:
+    return isinstance(exc, lmstudio.LMStudioWebsocketError) or (
+        isinstance(exc, lmstudio.LMStudioClientError) and "not reachable" in str(exc))
+
+
+def translate(exc: BaseException, host: str, model: str | None = None) -> LmsnbError:
+    """Turn any SDK (or transport) exception into one readable ``LmsnbError``."""
+    if isinstance(exc, LmsnbError):
+        return exc
+    text = str(exc)
+    if _is_disconnect(exc) or isinstance(exc, httpx.HTTPError | ConnectionError):
+        return ConnectionFailed(f"LM Studio is not reachable at {host}", hint=START_HINT)
+    if isinstance(exc, lmstudio.LMStudioTimeoutError):
+        return RequestTimeout(
+            f"LM Studio at {host} sent nothing for {get_timeout()} s",
+            hint="the model may still be loading or the prompt is long; raise the limit with "
+                 "lmsnb.set_timeout(seconds) or %lms_config --timeout N")
+    if isinstance(exc, lmstudio.LMStudioModelNotFoundError) or any(
+            code in text for code in ("noModelMatchingQuery", "pathNotFound",
+                                      "identifierNotFound", "specificModelUnloaded")):
+        name = f" {model!r}" if model else ""
+        return ModelNotFound(f"Model{name} is not available in LM Studio at {host}",
+                             hint="see lmsnb.models.downloaded() / %lms_models for the keys, "
+                                  "or download it in LM Studio")
+    if isinstance(exc, lmstudio.LMStudioCancelledError):
+        return Cancelled("The prediction was cancelled")
+    if isinstance(exc, msgspec.ValidationError | lmstudio.LMStudioValueError):
+        return ConfigError(f"Invalid value: {_first_line(exc)}")
+    if isinstance(exc, lmstudio.LMStudioServerError):
+        detail = " ".join(line.strip() for line in text.splitlines() if line.strip())[:300]
+        return PredictionError(f"LM Studio reported an error: {detail}")
+    return LmsnbError(f"{type(exc).__name__}: {_first_line(exc)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Model info rows
+
+
+def _model_row(info: Mapping[str, Any]) -> dict[str, Any]:
+    """LM Studio's model info (wire dict) → the flat row lmsnb shows everywhere."""
+    row = {
+        "key": info.get("modelKey"),
+        "type": info.get("type"),
+        "display_name": info.get("displayName"),
+        "path": info.get("path"),
+        "size_bytes": info.get("sizeBytes"),
+        "max_context_length": info.get("maxContextLength"),
+        "format": info.get("format"),
+        "params": info.get("paramsString"),
+        "architecture": info.get("architecture"),
+        "vision": info.get("vision", False),
+        "tool_use": info.get("trainedForToolUse", False),
+    }
+    if "identifier" in info:
+        row["identifier"] = info["identifier"]
+        row["context_length"] = info.get("contextLength")
+    return row
+
+
+# ---------------------------------------------------------------------------------------------
+# Predictions
+
+
+class Prediction:
+    """A running prediction: iterate it for events (the last one is ``Done``); ``cancel()`` stops it.
+
+    ``cancel()`` may be called from any thread (a Stop button) and a ``KeyboardInterrupt`` while
+    iterating cancels too: the server stops, the partial text is kept, ``Done.stopped`` is True.
+    """
+
+    def __init__(self, start: Callable[[Prediction], Iterator[Event]]) -> None:
+        self._start = start
+        self._stream: Any = None
+        self._cancel_requested = threading.Event()
+        self.done: Done | None = None
+        self._events: Iterator[Event] | None = None
+
+    def __iter__(self) -> Iterator[Event]:
+        if self._events is None:
+            self._events = self._start(self)
+        return self._events
+
+    def cancel(self) -> None:
+        """Ask the server to stop; safe from any thread, idempotent."""
+        self._cancel_requested.set()
+        stream = self._stream
+        if stream is not None:
+            try:
+                stream.cancel()
+            except Exception:  # noqa: BLE001 - cancelling a finished stream is harmless
+                pass
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel_requested.is_set()
+
+    def result(self) -> Done:
+        """Consume the stream (if not yet) and return the final ``Done``."""
+        for _ in self:
+            pass
+        assert self.done is not None
+        return self.done
+
+
+def _stats_from(sdk_stats: Any, model: str, started: float, first: float | None,
+                fragments: int) -> PredictionStats:
+    total = time.perf_counter() - started
+    predicted = getattr(sdk_stats, "predicted_tokens_count", None) or fragments
+    tps = getattr(sdk_stats, "tokens_per_second", None)
+    if tps is None and predicted and first is not None and total > first:
+        tps = predicted / (total - first)
+    return PredictionStats(
+        model=model,
+        prompt_tokens=getattr(sdk_stats, "prompt_tokens_count", None) or 0,
+        predicted_tokens=predicted or 0,
+        tokens_per_second=tps,
+        time_to_first_token=first if first is not None else getattr(
+            sdk_stats, "time_to_first_token_sec", None),
+        total_seconds=total,
+        stop_reason=str(getattr(sdk_stats, "stop_reason", "eosFound")),
+    )
+
+
+def _to_chat(history: Sequence[Mapping[str, Any]] | str) -> lmstudio.Chat:
+    """Our plain history (role/content dicts) → an SDK ``Chat``; merges repeated roles."""
+    chat = lmstudio.Chat()
+    if isinstance(history, str):
+        chat.add_user_message(history)
+        return chat
+    merged: list[tuple[str, str]] = []
+    for msg in history:
+        role, content = str(msg.get("role", "user")), str(msg.get("content", ""))
+        if role not in ("system", "user", "assistant"):
+            raise ConfigError(f"Unknown chat role {role!r}", hint="use system, user or assistant")
+        if merged and merged[-1][0] == role and role != "user":
+            merged[-1] = (role, merged[-1][1] + "\n\n" + content)
+        else:
+            merged.append((role, content))
+    for role, content in merged:
+        if role == "system":
+            chat.add_system_prompt(content)
+        elif role == "user":
+            chat.add_user_message(content or " ")
+        else:
+            chat.add_assistant_response(content)
+    return chat
+
+
+def _session(client: lmstudio.Client, kind: str) -> Any:
+    return client.llm if kind == "llm" else client.embedding
+
+
+# ---------------------------------------------------------------------------------------------
+# The connection
+
+
+class Connection:
+    """One LM Studio server: owns (and recreates) an ``lmstudio.Client``.
+
+    All methods return plain Python values and raise ``LmsnbError`` subclasses only.
+    """
+
+    def __init__(self, host: str | None = None, *, embed_concurrency: int = 16) -> None:
+        self.host = resolve_host(host)
+        self.embed_concurrency = embed_concurrency
+        self._client: lmstudio.Client | None = None
+        self._handles: dict[tuple[str, str], Any] = {}
+        self._lock = threading.RLock()
+        self._pool: ThreadPoolExecutor | None = None
+
+    def __repr__(self) -> str:
+        return f"Connection({self.host!r})"
+
+    # -- client lifecycle ------------------------------------------------------------------
+
+    def _sdk(self) -> lmstudio.Client:
+        with self._lock:
+            if self._client is None:
+                if not is_reachable(self.host):
+                    raise ConnectionFailed(f"LM Studio is not reachable at {self.host}",
+                                           hint=START_HINT)
+                self._client = lmstudio.Client(self.host)
+                self._handles.clear()
+            return self._client
+
+    def _drop_client(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+            self._handles.clear()
+        if client is not None:
+            try:
+                client.close()
+            except Exception:  # noqa: BLE001 - a dead client may fail to close; it is gone anyway
+                pass
+
+    def close(self) -> None:
+        """Close the websockets (a later call reconnects)."""
+        self._drop_client()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+
+    def _call(self, fn: Callable[[lmstudio.Client], T], *, model: str | None = None,
+              retry: bool = True) -> T:
+        """Run ``fn(client)``; on a dead websocket reconnect once, retrying if ``retry``."""
+        try:
+            return fn(self._sdk())
+        except LmsnbError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every SDK failure is translated below
+            if not _is_disconnect(exc):
+                raise translate(exc, self.host, model) from None
+        # The websocket died (server restart, sleep): replace the client.
+        self._drop_client()
+        if not is_reachable(self.host):
+            raise ConnectionFailed(f"Lost the connection to LM Studio at {self.host}",
+                                   hint=START_HINT)
+        if not retry:
+            self._sdk()
+            raise Reconnected(f"The connection to {self.host} dropped and was re-established",
+                              hint="run the cell again")
+        try:
+            return fn(self._sdk())
+        except Exception as exc:  # noqa: BLE001
+            raise translate(exc, self.host, model) from None
+
+    def _handle(self, kind: str, model: str | None, client: lmstudio.Client,
+                ttl: int | None = None) -> Any:
+        """A cached SDK model handle (getOrLoad once per model; JIT-loads if needed)."""
+        session = _session(client, kind)
+        if model is None:
+            model = self.default_model(kind)
+        key = (kind, model)
+        handle = self._handles.get(key)
+        if handle is None:
+            handle = session.model(model, ttl=ttl)
+            self._handles[key] = handle
+        return handle
+
+    # -- models ----------------------------------------------------------------------------
+
+    def list_downloaded(self) -> list[dict[str, Any]]:
+        """Every model on disk (LLMs and embedding models)."""
+        infos = self._call(lambda c: c.system.remote_call("listDownloadedModels"))
+        return [_model_row(i) for i in infos or []]
+
+    def list_loaded(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Models in memory, with their instance identifier and loaded context length."""
+        kinds = [kind] if kind else ["llm", "embedding"]
+        rows: list[dict[str, Any]] = []
+        for k in kinds:
+            infos = self._call(lambda c, k=k: _session(c, k).remote_call("listLoaded"))
+            rows.extend(_model_row({**i, "type": i.get("type", k)}) for i in infos or [])
+        return rows
+
+    def _kind_of(self, key: str) -> str:
+        for row in self.list_downloaded():
+            if key in (row["key"], row["path"]):
+                return str(row["type"])
+        for row in self.list_loaded():
+            if key in (row.get("identifier"), row["key"]):
+                return str(row["type"])
+        raise ModelNotFound(f"Model {key!r} is not downloaded in LM Studio at {self.host}",
+                            hint=self._suggest(key))
+
+    def _suggest(self, key: str) -> str:
+        import difflib
+
+        try:
+            keys = [r["key"] for r in self.list_downloaded()]
+        except LmsnbError:
+            return "check the key with %lms_models"
+        close = difflib.get_close_matches(key, keys, n=1, cutoff=0.4)
+        return f"did you mean {close[0]!r}?" if close else (
+            f"downloaded: {', '.join(keys[:8])}" if keys else "download a model in LM Studio")
+
+    def default_model(self, kind: str = "llm") -> str:
+        """The first loaded model of ``kind`` — what a call without ``model=`` uses."""
+        loaded = self.list_loaded(kind)
+        if not loaded:
+            noun = "LLM" if kind == "llm" else "embedding model"
+            raise ModelNotFound(f"No {noun} is loaded in LM Studio at {self.host}",
+                                hint="load one with %lms_models load KEY or "
+                                     "lmsnb.models.load(KEY), or pass model=")
+        return str(loaded[0]["identifier"])
+
+    def load(self, key: str, *, identifier: str | None = None, new_instance: bool = False,
+             ttl: Any = None, config: Mapping[str, Any] | None = None,
+             on_progress: Callable[[float], None] | None = None) -> dict[str, Any]:
+        """Load ``key`` (or return it if loaded, unless ``new_instance``), reporting progress."""
+        kind = self._kind_of(key)
+        load_cfg = cfg.normalize_load_config(config, kind=kind)
+        ttl_s = cfg.parse_ttl(ttl)
+
+        def run(c: lmstudio.Client) -> Any:
+            session = _session(c, kind)
+            if new_instance or identifier:
+                return session.load_new_instance(key, identifier, ttl=ttl_s, config=load_cfg,
+                                                 on_load_progress=on_progress)
+            return session.model(key, ttl=ttl_s, config=load_cfg, on_load_progress=on_progress)
+
+        handle = self._call(run, model=key)
+        self._handles.pop((kind, key), None)
+        return self.model_info(handle.identifier, kind=kind)
+
+    def unload(self, identifier: str) -> None:
+        """Unload an instance (by identifier or model key)."""
+        for row in self.list_loaded():
+            if identifier in (row["identifier"], row["key"]):
+                kind, ident = row["type"], row["identifier"]
+                break
+        else:
+            raise ModelNotFound(f"No loaded model is called {identifier!r}",
+                                hint="see the loaded identifiers with %lms_models")
+        self._call(lambda c: _session(c, kind).unload(ident),
+                   model=identifier)
+        self._handles = {k: h for k, h in self._handles.items() if k[1] not in (identifier, ident)}
+
+    def model_info(self, identifier: str, *, kind: str | None = None) -> dict[str, Any]:
+        """Info of a loaded instance (context length included)."""
+        for row in self.list_loaded(kind):
+            if identifier in (row["identifier"], row["key"]):
+                return row
+        raise ModelNotFound(f"No loaded model is called {identifier!r}",
+                            hint="load it with %lms_models load KEY")
+
+    def load_config(self, identifier: str) -> dict[str, Any]:
+        """The load config LM Studio used for a loaded instance (SDK keys)."""
+        kind = self.model_info(identifier)["type"]
+        conf = self._call(lambda c: self._handle(kind, identifier, c).get_load_config(),
+                          model=identifier)
+        return conf.to_dict() if hasattr(conf, "to_dict") else dict(conf)
+
+    def count_tokens(self, model: str | None, text: str, *, kind: str = "llm") -> int:
+        """Tokens in ``text`` by the model's own tokenizer."""
+        return int(self._call(lambda c: self._handle(kind, model, c).count_tokens(text),
+                              model=model))
+
+    def tokenize(self, model: str | None, text: str, *, kind: str = "llm") -> list[int]:
+        return list(self._call(lambda c: self._handle(kind, model, c).tokenize(text),
+                               model=model))
+
+    # -- chat ------------------------------------------------------------------------------
+
+    def predict(self, model: str | None, history: Sequence[Mapping[str, Any]] | str, *,
+                config: Mapping[str, Any] | None = None, response_format: Any = None,
+                kind: str = "chat") -> Prediction:
+        """Start a streamed chat prediction; iterate the result for events."""
+        pred_cfg = cfg.normalize_prediction_config(config)
+        chat = _to_chat(history)
+
+        def events(pred: Prediction) -> Iterator[Event]:
+            started = time.perf_counter()
+            pending: list[Event] = []
+            first: list[float] = []
+
+            def on_first() -> None:
+                first.append(time.perf_counter() - started)
+                pending.append(FirstToken(first[0]))
+
+            def open_stream(c: lmstudio.Client) -> Any:
+                handle = self._handle("llm", model, c)
+                return handle.respond_stream(
+                    chat, config=pred_cfg or None, response_format=response_format,
+                    on_prompt_processing_progress=lambda p: pending.append(PromptProgress(p)),
+                    on_first_token=on_first)
+
+            stream = self._call(open_stream, model=model)
+            pred._stream = stream
+            name = model or getattr(stream, "_model_identifier", None) or ""
+            if pred.cancelled:
+                stream.cancel()
+            fragments = 0
+            it = iter(stream)
+            try:
+                while True:
+                    try:
+                        frag = next(it)
+                    except StopIteration:
+                        break
+                    except KeyboardInterrupt:
+                        pred.cancel()  # keep draining: the server answers with userStopped
+                        continue
+                    fragments += 1
+                    if pending:
+                        yield from pending
+                        pending.clear()
+                    yield Fragment(frag.content, frag.tokens_count or 1,
+                                   frag.reasoning_type != "none")
+                yield from pending
+                result = stream.result()
+            except LmsnbError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                if _is_disconnect(exc):
+                    self._drop_client()
+                    raise ConnectionFailed(
+                        f"The connection to LM Studio at {self.host} dropped mid-answer",
+                        hint="the partial answer is kept; run the cell again "
+                             "(lmsnb reconnects by itself)") from None
+                err = translate(exc, self.host, model)
+                if isinstance(err, ModelNotFound):  # unloaded meanwhile: re-resolve next time
+                    self._handles.pop(("llm", model), None)
+                raise err from None
+            info = getattr(result, "model_info", None)
+            name = name or getattr(info, "model_key", "") or ""
+            stats = _stats_from(result.stats, str(name), started,
+                                first[0] if first else None, fragments)
+            stats.kind = kind
+            if pred.cancelled and stats.stop_reason != "userStopped":
+                stats.stop_reason = "userStopped"
+            parsed = result.parsed if getattr(result, "structured", False) else None
+            pred.done = Done(result.content, stats, parsed=parsed)
+            yield pred.done
+
+        return Prediction(events)
+
+    def act(self, model: str | None, history: Sequence[Mapping[str, Any]] | str,
+            tools: Iterable[Callable[..., Any]], *,
+            config: Mapping[str, Any] | None = None, max_rounds: int | None = None
+            ) -> Iterator[Event]:
+        """Let the model call Python ``tools``; yields fragments, ``ToolCall``s and a final Done.
+
+        ``act`` blocks inside the SDK, so it runs on a worker thread that feeds a queue.
+        """
+        pred_cfg = cfg.normalize_prediction_config(config)
+        chat = _to_chat(history)
+        events: queue.Queue[Any] = queue.Queue()
+        texts: list[str] = []
+        calls: list[ToolCall] = []
+        tool_list = list(tools)
+        if not tool_list:
+            raise ConfigError("act() needs at least one tool", hint="pass Python functions")
+
+        def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+            @wraps(fn)
+            def run(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    result = fn(*args, **kwargs)
+                except Exception as exc:  # noqa: BLE001 - the model sees the error text
+                    call = ToolCall(fn.__name__, dict(kwargs), None, f"{type(exc).__name__}: {exc}")
+                    calls.append(call)
+                    events.put(call)
+                    raise
+                call = ToolCall(fn.__name__, dict(kwargs), result)
+                calls.append(call)
+                events.put(call)
+                return result
+            return run
+
+        wrapped = [wrap(t) for t in tool_list]
+        started = time.perf_counter()
+        first: list[float] = []
+        last_stats: list[Any] = []
+
+        def on_fragment(frag: Any, _round: int) -> None:
+            if not first:
+                first.append(time.perf_counter() - started)
+                events.put(FirstToken(first[0]))
+            texts.append(frag.content)
+            events.put(Fragment(frag.content, frag.tokens_count or 1,
+                                frag.reasoning_type != "none"))
+
+        def worker() -> None:
+            try:
+                def run(c: lmstudio.Client) -> Any:
+                    return self._handle("llm", model, c).act(
+                        chat, wrapped, max_prediction_rounds=max_rounds, config=pred_cfg or None,
+                        on_prediction_fragment=on_fragment,
+                        on_prediction_completed=lambda r: last_stats.append(r.stats))
+                self._call(run, model=model, retry=False)
+                events.put(None)
+            except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread
+                events.put(exc)
+
+        threading.Thread(target=worker, daemon=True, name="lmsnb-act").start()
+
+        def stream() -> Iterator[Event]:
+            while True:
+                item = events.get()
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    raise translate(item, self.host, model) if not isinstance(
+                        item, LmsnbError) else item
+                yield item
+            stats = _stats_from(last_stats[-1] if last_stats else None, model or "",
+                                started, first[0] if first else None, len(texts))
+            stats.kind = "act"
+            yield Done("".join(texts), stats, tool_calls=tuple(calls))
+
+        return stream()
+
+    # -- embeddings ------------------------------------------------------------------------
+
+    def embed(self, model: str | None, texts: Sequence[str], *,
+              on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """Embed ``texts`` → float32 array (n × dim), keeping many requests in flight.
+
+        The SDK sends one RPC per text and waits for each; here identical texts are embedded
+        once and up to ``embed_concurrency`` requests share the websocket at a time.
+        """
+        texts = [str(t) for t in texts]
+        unique = list(dict.fromkeys(texts))
+        if not unique:
+            return np.zeros((0, 0), dtype=np.float32)
+        handle = self._call(lambda c: self._handle("embedding", model, c), model=model)
+        vectors: dict[str, Any] = {}
+        done = 0
+        total = len(unique)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.embed_concurrency,
+                                            thread_name_prefix="lmsnb-embed")
+        step = max(64, self.embed_concurrency * 8)
+        for start in range(0, total, step):
+            batch = unique[start:start + step]
+            try:
+                results = list(self._pool.map(handle.embed, batch))
+            except Exception as exc:  # noqa: BLE001
+                if _is_disconnect(exc):
+                    self._drop_client()
+                    # One reconnect, then the remaining texts go through the new client.
+                    handle = self._call(lambda c: self._handle("embedding", model, c),
+                                        model=model)
+                    results = list(self._pool.map(handle.embed, batch))
+                else:
+                    raise translate(exc, self.host, model) from None
+            vectors.update(zip(batch, results, strict=True))
+            done += len(batch)
+            if on_progress:
+                on_progress(done, total)
+        dims = {len(v) for v in vectors.values()}
+        if len(dims) != 1 or 0 in dims:
+            raise PredictionError(f"The embedding model returned vectors of sizes {sorted(dims)}",
+                                  hint="is it really an embedding model?")
+        return np.asarray([vectors[t] for t in texts], dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# The process-wide connection
+
+_connection: Connection | None = None
+_connection_lock = threading.Lock()
+
+
+def get_connection() -> Connection:
+    """The kernel's connection (created on first use from ``$LMSNB_HOST`` or discovery)."""
+    global _connection
+    with _connection_lock:
+        if _connection is None:
+            _connection = Connection()
+        return _connection
+
+
+def connect(host: str | None = None, *, check: bool = True) -> Connection:
+    """Point lmsnb at ``host`` (``"box:1234"``, ``"http://box:1234"``, …); returns the connection.
+
+    With ``check`` the server must answer now, so a typo fails here rather than at first use.
+    """
+    global _connection
+    conn = Connection(host)
+    if check and not is_reachable(conn.host):
+        raise ConnectionFailed(f"LM Studio is not reachable at {conn.host}", hint=START_HINT)
+    with _connection_lock:
+        old, _connection = _connection, conn
+    if old is not None:
+        old.close()
+    return conn
