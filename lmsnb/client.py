@@ -10,6 +10,7 @@ Why a layer of our own over the SDK:
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import re
@@ -17,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -273,13 +275,12 @@ class Connection:
     All methods return plain Python values and raise ``LmsnbError`` subclasses only.
     """
 
-    def __init__(self, host: str | None = None, *, embed_concurrency: int = 16) -> None:
+    def __init__(self, host: str | None = None, *, embed_concurrency: int = 64) -> None:
         self.host = resolve_host(host)
         self.embed_concurrency = embed_concurrency
         self._client: lmstudio.Client | None = None
         self._handles: dict[tuple[str, str], Any] = {}
         self._lock = threading.RLock()
-        self._pool: ThreadPoolExecutor | None = None
 
     def __repr__(self) -> str:
         return f"Connection({self.host!r})"
@@ -309,9 +310,6 @@ class Connection:
     def close(self) -> None:
         """Close the websockets (a later call reconnects)."""
         self._drop_client()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-            self._pool = None
 
     def _call(self, fn: Callable[[lmstudio.Client], T], *, model: str | None = None,
               retry: bool = True) -> T:
@@ -610,43 +608,66 @@ class Connection:
               on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
         """Embed ``texts`` → float32 array (n × dim), keeping many requests in flight.
 
-        The SDK sends one RPC per text and waits for each; here identical texts are embedded
-        once and up to ``embed_concurrency`` requests share the websocket at a time.
+        The SDK sends one RPC per text and waits for each. Here identical texts are embedded
+        once, and larger batches go through an ``AsyncClient`` on a worker thread with up to
+        ``embed_concurrency`` requests in flight on one websocket. ``on_progress(done, total)``
+        is called on the calling thread.
         """
         texts = [str(t) for t in texts]
         unique = list(dict.fromkeys(texts))
         if not unique:
             return np.zeros((0, 0), dtype=np.float32)
-        handle = self._call(lambda c: self._handle("embedding", model, c), model=model)
-        vectors: dict[str, Any] = {}
-        done = 0
-        total = len(unique)
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self.embed_concurrency,
-                                            thread_name_prefix="lmsnb-embed")
-        step = max(64, self.embed_concurrency * 8)
-        for start in range(0, total, step):
-            batch = unique[start:start + step]
-            try:
-                results = list(self._pool.map(handle.embed, batch))
-            except Exception as exc:  # noqa: BLE001
-                if _is_disconnect(exc):
-                    self._drop_client()
-                    # One reconnect, then the remaining texts go through the new client.
-                    handle = self._call(lambda c: self._handle("embedding", model, c),
-                                        model=model)
-                    results = list(self._pool.map(handle.embed, batch))
-                else:
-                    raise translate(exc, self.host, model) from None
-            vectors.update(zip(batch, results, strict=True))
-            done += len(batch)
-            if on_progress:
-                on_progress(done, total)
-        dims = {len(v) for v in vectors.values()}
+        name = model or self.default_model("embedding")
+        if len(unique) <= 4:
+            handle = self._call(lambda c: self._handle("embedding", name, c), model=name)
+            vectors = self._call(lambda c: [handle.embed(t) for t in unique], model=name)
+        else:
+            vectors = self._embed_concurrently(name, unique, on_progress)
+        if on_progress:
+            on_progress(len(unique), len(unique))
+        dims = {len(v) for v in vectors}
         if len(dims) != 1 or 0 in dims:
-            raise PredictionError(f"The embedding model returned vectors of sizes {sorted(dims)}",
-                                  hint="is it really an embedding model?")
-        return np.asarray([vectors[t] for t in texts], dtype=np.float32)
+            raise PredictionError(f"{name!r} returned embeddings of sizes {sorted(dims)}",
+                                  hint="is it an embedding model? see %lms_models")
+        index = {t: i for i, t in enumerate(unique)}
+        matrix = np.asarray(vectors, dtype=np.float32)
+        return matrix[[index[t] for t in texts]]
+
+    def _embed_concurrently(self, model: str, texts: list[str],
+                            on_progress: Callable[[int, int], None] | None) -> list[Any]:
+        results: list[Any] = [None] * len(texts)
+        progress = [0]
+
+        async def run() -> None:
+            async with lmstudio.AsyncClient(self.host) as client:
+                handle = await client.embedding.model(model, ttl=None)
+                gate = asyncio.Semaphore(self.embed_concurrency)
+
+                async def one(i: int, text: str) -> None:
+                    async with gate:
+                        results[i] = await handle.embed(text)
+                    progress[0] += 1
+
+                await asyncio.gather(*(one(i, t) for i, t in enumerate(texts)))
+
+        def attempt() -> None:
+            with ThreadPoolExecutor(1, thread_name_prefix="lmsnb-embed") as pool:
+                future = pool.submit(asyncio.run, run())
+                while True:
+                    try:
+                        future.result(timeout=0.1)
+                        return
+                    except FutureTimeout:
+                        if on_progress:
+                            on_progress(progress[0], len(texts))
+
+        try:
+            attempt()
+        except LmsnbError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise translate(exc, self.host, model) from None
+        return results
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,152 @@
+"""An on-disk cache of LLM and embedding calls, and the call wrappers that use it.
+
+Every completed call is written at once (one JSON file, atomically: temp file + rename), keyed by
+a hash of the model key, the messages and the generation config. A re-run, or a run after the
+kernel died or the server dropped midway, finds those files and pays for nothing twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import random
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConnectionFailed, RequestTimeout
+from .llm import ChatModel, Completion, Embedder
+from .progress import Accounting
+from .tokens import estimate_tokens
+
+DEFAULT_CACHE_DIR = ".lmsnb-cache"
+TRANSIENT = (ConnectionFailed, RequestTimeout, ConnectionError, TimeoutError)
+
+
+class DiskCache:
+    """JSON files under ``folder/<kind>/<aa>/<key>.json``; ``folder=None`` keeps nothing."""
+
+    def __init__(self, folder: str | os.PathLike[str] | None = DEFAULT_CACHE_DIR) -> None:
+        self.folder = Path(folder) if folder is not None else None
+
+    @staticmethod
+    def key(payload: Any) -> str:
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    def _path(self, kind: str, key: str) -> Path:
+        assert self.folder is not None
+        return self.folder / kind / key[:2] / f"{key}.json"
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        if self.folder is None:
+            return None
+        path = self._path(kind, key)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # missing, or a torn file from an old crash: recompute
+            return None
+
+    def put(self, kind: str, key: str, value: dict[str, Any]) -> None:
+        if self.folder is None:
+            return
+        path = self._path(kind, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(value, fh, ensure_ascii=False)
+        os.replace(tmp, path)
+
+
+def with_retries(fn: Any, retries: int, backoff: float) -> Any:
+    """Call ``fn()``; on a transient failure wait ``backoff·2^n`` (±25 %) and try again."""
+    for attempt in range(retries + 1):
+        try:
+            return fn()
+        except TRANSIENT:
+            if attempt >= retries:
+                raise
+            time.sleep(backoff * (2 ** attempt) * (0.75 + random.random() / 2))
+    raise AssertionError("unreachable")
+
+
+class CachedChat:
+    """A :class:`ChatModel` wrapped with the disk cache, retries and per-stage accounting."""
+
+    def __init__(self, model: ChatModel, cache: DiskCache, accounting: Accounting,
+                 retries: int = 3, backoff: float = 1.0) -> None:
+        self.model, self.cache, self.accounting = model, cache, accounting
+        self.retries, self.backoff = retries, backoff
+        self._lock = threading.Lock()
+
+    def complete(self, stage: str, messages: list[dict[str, str]], *,
+                 json_schema: dict | None = None, max_tokens: int | None = None,
+                 temperature: float | None = None) -> Completion:
+        key = self.cache.key({"model": self.model.key, "messages": messages,
+                              "json_schema": json_schema, "max_tokens": max_tokens,
+                              "temperature": temperature})
+        hit = self.cache.get("chat", key)
+        if hit is not None:
+            c = Completion(hit["text"], hit.get("prompt_tokens", 0),
+                           hit.get("completion_tokens", 0), 0.0, cached=True,
+                           finish_reason=hit.get("finish_reason", "stop"))
+            self.accounting.add(stage, c)
+            return c
+        t0 = time.perf_counter()
+        c = with_retries(lambda: self.model.complete(messages, json_schema=json_schema,
+                                                     max_tokens=max_tokens,
+                                                     temperature=temperature),
+                         self.retries, self.backoff)
+        if not c.prompt_tokens:  # a bare model that does not report usage: estimate it
+            c = Completion(c.text, sum(estimate_tokens(m["content"]) for m in messages),
+                           c.completion_tokens or estimate_tokens(c.text),
+                           c.seconds or time.perf_counter() - t0, finish_reason=c.finish_reason)
+        self.cache.put("chat", key, {"model": self.model.key, "text": c.text,
+                                     "prompt_tokens": c.prompt_tokens,
+                                     "completion_tokens": c.completion_tokens,
+                                     "finish_reason": c.finish_reason, "stage": stage})
+        self.accounting.add(stage, c)
+        return c
+
+
+class CachedEmbedder:
+    """An :class:`Embedder` with a per-text disk cache (vectors stored as base64 float32)."""
+
+    def __init__(self, model: Embedder, cache: DiskCache, accounting: Accounting,
+                 retries: int = 3, backoff: float = 1.0) -> None:
+        self.model, self.cache, self.accounting = model, cache, accounting
+        self.retries, self.backoff = retries, backoff
+
+    def embed(self, stage: str, texts: list[str]) -> np.ndarray:
+        """Embed ``texts`` (one request for all uncached ones); rows in input order."""
+        keys = [self.cache.key({"model": self.model.key, "text": t}) for t in texts]
+        out: list[np.ndarray | None] = []
+        missing: list[int] = []
+        for i, k in enumerate(keys):
+            hit = self.cache.get("embed", k)
+            if hit is None:
+                out.append(None)
+                missing.append(i)
+            else:
+                out.append(np.frombuffer(base64.b64decode(hit["v"]), dtype=np.float32))
+        t0 = time.perf_counter()
+        if missing:
+            vecs = with_retries(lambda: self.model.embed([texts[i] for i in missing]),
+                                self.retries, self.backoff)
+            vecs = np.asarray(vecs, dtype=np.float32)
+            for i, v in zip(missing, vecs, strict=True):
+                out[i] = v
+                self.cache.put("embed", keys[i], {"model": self.model.key,
+                                                  "v": base64.b64encode(v.tobytes()).decode()})
+        self.accounting.add_embed(stage, n_texts=len(texts), n_cached=len(texts) - len(missing),
+                                  tokens=sum(estimate_tokens(texts[i]) for i in missing),
+                                  seconds=time.perf_counter() - t0, requests=1 if missing else 0)
+        if not out:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.vstack(out)  # type: ignore[arg-type]

@@ -1,0 +1,327 @@
+"""``GraphIndex``: a GraphRAG index as plain pandas DataFrames.
+
+The tables and their column names are Microsoft GraphRAG's own (DESIGN.md, "The index contract"),
+so a folder GraphRAG wrote loads here and a folder we write loads there. What GraphRAG has no
+place for (embedding model key and dimension, build stats) goes into ``lmsnb.json`` and
+``embeddings.<name>.parquet`` beside the tables; GraphRAG ignores files it does not know.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import GraphIndexError
+
+#: GraphRAG's output tables (graphrag-reference §1.9). Extra columns are allowed, these are not optional.
+TABLE_COLUMNS: dict[str, list[str]] = {
+    "documents": ["id", "human_readable_id", "title", "text", "text_unit_ids", "creation_date",
+                  "raw_data"],
+    "text_units": ["id", "human_readable_id", "text", "n_tokens", "document_id", "entity_ids",
+                   "relationship_ids", "covariate_ids"],
+    "entities": ["id", "human_readable_id", "title", "type", "description", "text_unit_ids",
+                 "frequency", "degree"],
+    "relationships": ["id", "human_readable_id", "source", "target", "description", "weight",
+                      "combined_degree", "text_unit_ids"],
+    "communities": ["id", "human_readable_id", "community", "level", "parent", "children", "title",
+                    "entity_ids", "relationship_ids", "text_unit_ids", "period", "size"],
+    "community_reports": ["id", "human_readable_id", "community", "level", "parent", "children",
+                          "title", "summary", "full_content", "rank", "rating_explanation",
+                          "findings", "full_content_json", "period", "size"],
+    "covariates": ["id", "human_readable_id", "covariate_type", "type", "description",
+                   "subject_id", "object_id", "status", "start_date", "end_date", "source_text",
+                   "text_unit_id"],
+}
+REQUIRED_TABLES = ("documents", "text_units", "entities", "relationships", "communities",
+                   "community_reports")
+EMBEDDING_NAMES = ("entity_description", "text_unit_text", "community_full_content")
+META_FILE = "lmsnb.json"
+
+_STR = pa.string()
+_LIST_STR = pa.list_(pa.string())
+_FINDINGS = pa.list_(pa.struct([("explanation", pa.string()), ("summary", pa.string())]))
+#: Arrow types GraphRAG writes (read from its parquet files). Pinning them keeps empty list
+#: columns from becoming ``list<null>`` and keeps the files readable by GraphRAG's adapters.
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "id": _STR, "human_readable_id": pa.int64(), "title": _STR, "text": _STR, "type": _STR,
+    "description": _STR, "text_unit_ids": _LIST_STR, "creation_date": _STR, "n_tokens": pa.int64(),
+    "document_id": _STR, "entity_ids": _LIST_STR, "relationship_ids": _LIST_STR,
+    "covariate_ids": _LIST_STR, "frequency": pa.int64(), "degree": pa.int64(), "source": _STR,
+    "target": _STR, "weight": pa.float64(), "combined_degree": pa.int64(), "community": pa.int64(),
+    "level": pa.int64(), "parent": pa.int64(), "children": pa.list_(pa.int64()), "period": _STR,
+    "size": pa.int64(), "summary": _STR, "full_content": _STR, "rank": pa.float64(),
+    "rating_explanation": _STR, "findings": _FINDINGS, "full_content_json": _STR,
+    "covariate_type": _STR, "subject_id": _STR, "object_id": _STR, "status": _STR,
+    "start_date": _STR, "end_date": _STR, "source_text": _STR, "text_unit_id": _STR,
+    "embedding": pa.list_(pa.float32()),
+}
+
+
+def empty_table(name: str) -> pd.DataFrame:
+    """An empty DataFrame with GraphRAG's columns for table ``name``."""
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in TABLE_COLUMNS[name]})
+
+
+def _empty_tables() -> dict[str, pd.DataFrame]:
+    return {name: empty_table(name) for name in REQUIRED_TABLES}
+
+
+@dataclass
+class GraphIndex:
+    """A GraphRAG index held as DataFrames (GraphRAG's column names, exactly).
+
+    Build one with :func:`lmsnb.graphrag.build_index`, or load a folder GraphRAG wrote with
+    :meth:`from_parquet`. Every table is a plain DataFrame you can filter, join and plot.
+    ``embeddings`` maps GraphRAG's embedding names (``entity_description``, ``text_unit_text``,
+    ``community_full_content``) to DataFrames with ``id`` and ``embedding`` columns; the model
+    that made them is recorded in ``embedding_model`` / ``embedding_dim`` so a query with a
+    different embedder can be refused (:meth:`check_embedder`) instead of silently returning
+    nonsense.
+    """
+
+    documents: pd.DataFrame = field(default_factory=lambda: empty_table("documents"))
+    text_units: pd.DataFrame = field(default_factory=lambda: empty_table("text_units"))
+    entities: pd.DataFrame = field(default_factory=lambda: empty_table("entities"))
+    relationships: pd.DataFrame = field(default_factory=lambda: empty_table("relationships"))
+    communities: pd.DataFrame = field(default_factory=lambda: empty_table("communities"))
+    community_reports: pd.DataFrame = field(
+        default_factory=lambda: empty_table("community_reports"))
+    covariates: pd.DataFrame | None = None
+    embeddings: dict[str, pd.DataFrame] = field(default_factory=dict)
+    embedding_model: str | None = None
+    embedding_dim: int | None = None
+    #: Per-stage accounting of the build that made this index (stage, calls, cached_calls,
+    #: prompt_tokens, completion_tokens, seconds); None for an index loaded from GraphRAG.
+    stats: pd.DataFrame | None = None
+    #: Free-form build metadata: method, llm key, chunking settings, parse report, ...
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ tables
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """GraphRAG's tables by name (covariates only when present)."""
+        out = {name: getattr(self, name) for name in REQUIRED_TABLES}
+        if self.covariates is not None:
+            out["covariates"] = self.covariates
+        return out
+
+    def summary(self) -> pd.DataFrame:
+        """Row counts per table (and per embedding set), as a small DataFrame."""
+        rows = [{"table": name, "rows": len(df), "columns": len(df.columns)}
+                for name, df in self.tables().items()]
+        for name, df in self.embeddings.items():
+            rows.append({"table": f"embeddings.{name}", "rows": len(df), "columns": len(df.columns)})
+        return pd.DataFrame(rows)
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{r.table}={r.rows}" for r in self.summary().itertuples())
+        emb = f", embedder={self.embedding_model!r}/{self.embedding_dim}" if self.embedding_model else ""
+        return f"GraphIndex({counts}{emb})"
+
+    def _repr_html_(self) -> str:
+        s = self.summary()
+        levels = ""
+        if len(self.communities):
+            levels = f" · {self.communities['level'].nunique()} community levels"
+        emb = ""
+        if self.embedding_model or self.embedding_dim:
+            emb = (f" · embeddings by <code>{html.escape(str(self.embedding_model))}</code>"
+                   f" ({self.embedding_dim}-d)")
+        return (f"<div><b>GraphIndex</b>{levels}{emb}</div>"
+                + s.to_html(index=False, border=0))
+
+    def validate(self) -> GraphIndex:
+        """Raise :class:`GraphIndexError` listing every missing GraphRAG column; return self."""
+        problems = []
+        for name, df in self.tables().items():
+            if not isinstance(df, pd.DataFrame):
+                problems.append(f"{name} is not a DataFrame")
+                continue
+            missing = [c for c in TABLE_COLUMNS[name] if c not in df.columns]
+            if missing:
+                problems.append(f"{name} lacks {', '.join(missing)}")
+        for name, df in self.embeddings.items():
+            missing = [c for c in ("id", "embedding") if c not in df.columns]
+            if missing:
+                problems.append(f"embeddings.{name} lacks {', '.join(missing)}")
+        if problems:
+            raise GraphIndexError("The index does not match GraphRAG's tables: " + "; ".join(problems),
+                                  hint="rebuild it, or add the columns before querying")
+        return self
+
+    # -------------------------------------------------------------- embeddings
+    def check_embedder(self, key: str | None, dim: int | None) -> None:
+        """Refuse a query embedder that differs from the one that built the index.
+
+        Vectors from two models live in unrelated spaces (and often have different sizes), so a
+        mismatch would make similarity search return noise; GraphRAG users hit this as
+        "Query vector size 768 does not match index column size 3072". We fail with the fix.
+        """
+        have_dim = self.embedding_dim or self._stored_dim()
+        if self.embedding_model and key and key != self.embedding_model:
+            raise GraphIndexError(
+                f"This index was embedded with {self.embedding_model!r} ({have_dim}-d), "
+                f"but the query uses {key!r}" + (f" ({dim}-d)" if dim else ""),
+                hint=f"query with embedding_model={self.embedding_model!r}, or re-embed the index "
+                     "with lmsnb.graphrag.embed_index(idx, <new model>)")
+        if have_dim and dim and int(dim) != int(have_dim):
+            raise GraphIndexError(
+                f"This index has {have_dim}-d embeddings"
+                + (f" from {self.embedding_model!r}" if self.embedding_model else "")
+                + f", but the query embedder {key or ''!s} gives {dim}-d vectors".replace("  ", " "),
+                hint="use the embedding model the index was built with, or re-embed the index")
+
+    def _stored_dim(self) -> int | None:
+        for df in self.embeddings.values():
+            if len(df):
+                return int(len(df["embedding"].iloc[0]))
+        return None
+
+    def embedding_matrix(self, name: str) -> tuple[list[str], np.ndarray]:
+        """``(ids, matrix)`` for embedding set ``name``: float32, one row per id, L2-normalised."""
+        if name not in self.embeddings:
+            raise GraphIndexError(f"The index has no {name!r} embeddings "
+                                  f"(it has: {', '.join(self.embeddings) or 'none'})",
+                                  hint="build with an embedding model, or run lmsnb.graphrag.embed_index(idx)")
+        df = self.embeddings[name]
+        if not len(df):
+            return [], np.zeros((0, self.embedding_dim or 0), dtype=np.float32)
+        mat = np.vstack([np.asarray(v, dtype=np.float32) for v in df["embedding"]])
+        norms = np.linalg.norm(mat, axis=1, keepdims=True)
+        mat = mat / np.where(norms == 0, 1.0, norms)
+        return [str(i) for i in df["id"]], mat
+
+    # -------------------------------------------------------------- behaviour
+    def query(self, question: str, method: str = "local", **kw: Any) -> Any:
+        """Answer ``question`` with a GraphRAG query method (local, global, basic, drift)."""
+        from .query import run_query
+
+        return run_query(self, question, method=method, **kw)
+
+    def update(self, new_docs: Any, **kw: Any) -> GraphIndex:
+        """Return a new index with ``new_docs`` added, re-using everything already computed.
+
+        Chunks already in the index are skipped (ids are content hashes); only the new chunks are
+        extracted; descriptions, communities, reports and embeddings are recomputed from merged
+        tables with the LLM cache, so unchanged communities cost no LLM calls.
+        """
+        from .build import update_index
+
+        return update_index(self, new_docs, **kw)
+
+    # ------------------------------------------------------------------- I/O
+    @classmethod
+    def from_parquet(cls, folder: str | os.PathLike[str]) -> GraphIndex:
+        """Load a GraphRAG output folder (``entities.parquet``, ...) or one lmsnb wrote."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise GraphIndexError(f"No index folder at {folder}",
+                                  hint="pass the GraphRAG 'output' folder that holds entities.parquet")
+        found = {p.stem for p in folder.glob("*.parquet")}
+        missing = [t for t in REQUIRED_TABLES if t not in found]
+        if len(missing) == len(REQUIRED_TABLES):
+            raise GraphIndexError(f"{folder} holds none of GraphRAG's tables",
+                                  hint="expected entities.parquet, relationships.parquet, ...")
+        tables: dict[str, Any] = {}
+        for name in REQUIRED_TABLES:
+            tables[name] = (pd.read_parquet(folder / f"{name}.parquet") if name in found
+                            else empty_table(name))
+        if "documents" in tables and "raw_data" not in tables["documents"].columns \
+                and "metadata" in tables["documents"].columns:  # GraphRAG < 1.0 spelling
+            tables["documents"]["raw_data"] = tables["documents"]["metadata"]
+        cov = pd.read_parquet(folder / "covariates.parquet") if "covariates" in found else None
+        embeddings = {p.stem.split(".", 1)[1]: pd.read_parquet(p)
+                      for p in sorted(folder.glob("embeddings.*.parquet"))}
+        meta: dict[str, Any] = {}
+        if (folder / META_FILE).exists():
+            meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+        stats = pd.DataFrame(meta.pop("stats")) if meta.get("stats") else None
+        idx = cls(**tables, covariates=cov, embeddings=embeddings,
+                  embedding_model=meta.pop("embedding_model", None),
+                  embedding_dim=meta.pop("embedding_dim", None), stats=stats, meta=meta)
+        if idx.embedding_dim is None:
+            idx.embedding_dim = idx._stored_dim()
+        return idx
+
+    def to_parquet(self, folder: str | os.PathLike[str]) -> Path:
+        """Write the index as a GraphRAG output folder (plus lmsnb extras GraphRAG ignores)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, df in self.tables().items():
+            write_table(df, folder / f"{name}.parquet")
+        for name, df in self.embeddings.items():
+            write_table(df, folder / f"embeddings.{name}.parquet")
+        meta = dict(self.meta)
+        meta.update(embedding_model=self.embedding_model, embedding_dim=self.embedding_dim,
+                    format="graphrag-3", writer="lmsnb")
+        if self.stats is not None:
+            meta["stats"] = self.stats.to_dict("records")
+        _atomic_write_text(folder / META_FILE, json.dumps(meta, indent=2, default=_json_default))
+        return folder
+
+
+def write_table(df: pd.DataFrame, path: Path) -> None:
+    """Write ``df`` to parquet with GraphRAG's Arrow types for the columns it knows."""
+    fields = []
+    for col in df.columns:
+        typ = _ARROW_TYPES.get(str(col))
+        if typ is None or (col == "raw_data"):
+            fields.append(None)
+            continue
+        fields.append(pa.field(str(col), typ))
+    arrays = []
+    names = []
+    for col, fld in zip(df.columns, fields, strict=True):
+        values = df[col]
+        if fld is None:
+            arr = pa.array(_plain(values), from_pandas=True)
+        else:
+            arr = pa.array(_plain(values, fld.type), type=fld.type, from_pandas=True)
+        arrays.append(arr)
+        names.append(str(col))
+    table = pa.Table.from_arrays(arrays, names=names)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def _plain(values: pd.Series, typ: pa.DataType | None = None) -> list[Any]:
+    """Python values Arrow accepts: numpy arrays -> lists, NaN -> None."""
+    out: list[Any] = []
+    is_list = typ is not None and pa.types.is_list(typ)
+    for v in values.tolist():
+        if isinstance(v, np.ndarray):
+            v = v.tolist()
+        elif isinstance(v, tuple):
+            v = list(v)
+        if v is None or (isinstance(v, float) and np.isnan(v) and not
+                         (typ is not None and pa.types.is_floating(typ))):
+            v = [] if is_list else None
+        out.append(v)
+    return out
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)

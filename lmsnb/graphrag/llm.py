@@ -1,0 +1,180 @@
+"""Model adapters: the two small protocols the pipeline talks to, and their implementations.
+
+The build never imports the LM Studio SDK. It needs only a chat model that completes a message
+list and an embedder that turns texts into vectors; anything with those methods works (tests pass
+in-process fakes). ``LMStudioChat``/``LMStudioEmbedder`` go through ``lmsnb.client``;
+``LocalEmbedder`` is a deterministic offline embedder so an index can be built with no server.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from .tokens import estimate_tokens
+
+LOCAL_EMBEDDER_PREFIX = "lmsnb-lexical-"
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One chat completion: the text and what it cost."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    cached: bool = False
+    finish_reason: str = "stop"  # "length" when the model hit max_tokens (truncated output)
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    """What the pipeline needs from an LLM."""
+
+    key: str
+
+    def complete(self, messages: list[dict[str, str]], *, json_schema: dict | None = None,
+                 max_tokens: int | None = None, temperature: float | None = None) -> Completion: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What the pipeline needs from an embedding model."""
+
+    key: str
+    dimension: int
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+class LMStudioChat:
+    """A chat model served by LM Studio (or the simulator), through ``lmsnb.client``.
+
+    ``model=None`` uses the first loaded LLM. Token counts come from the server's stats, so the
+    accounting table reports the model's own tokens.
+    """
+
+    def __init__(self, model: str | None = None) -> None:
+        self._model = model
+
+    @property
+    def key(self) -> str:
+        if self._model is None:
+            self._model = _conn().default_model("llm")
+        return self._model
+
+    def complete(self, messages: list[dict[str, str]], *, json_schema: dict | None = None,
+                 max_tokens: int | None = None, temperature: float | None = None) -> Completion:
+        config: dict[str, Any] = {}
+        if max_tokens is not None:
+            config["maxTokens"] = int(max_tokens)
+        if temperature is not None:
+            config["temperature"] = float(temperature)
+        t0 = time.perf_counter()
+        done = None
+        for event in _conn().predict(self.key, messages, config=config or None,
+                                     response_format=json_schema):
+            done = event
+        seconds = time.perf_counter() - t0
+        text = getattr(done, "text", "") or ""
+        stats = getattr(done, "stats", None)
+        prompt = getattr(stats, "prompt_tokens", 0) or sum(estimate_tokens(m["content"]) for m in messages)
+        completion = getattr(stats, "predicted_tokens", 0) or estimate_tokens(text)
+        stop = getattr(stats, "stop_reason", "eosFound")
+        return Completion(text, int(prompt), int(completion), seconds,
+                          finish_reason="length" if stop in ("maxPredictedTokensReached", "length")
+                          else "stop")
+
+    def count_tokens(self, text: str) -> int:
+        return int(_conn().count_tokens(self.key, text))
+
+    def __repr__(self) -> str:
+        return f"LMStudioChat({self._model!r})"
+
+
+class LMStudioEmbedder:
+    """An embedding model served by LM Studio; ``dimension`` is learned from one probe call."""
+
+    def __init__(self, model: str | None = None) -> None:
+        self._model = model
+        self._dim: int | None = None
+
+    @property
+    def key(self) -> str:
+        if self._model is None:
+            self._model = _conn().default_model("embedding")
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        if self._dim is None:
+            self._dim = int(self.embed(["dimension probe"]).shape[1])
+        return self._dim
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        vecs = np.asarray(_conn().embed(self.key, list(texts)), dtype=np.float32)
+        if vecs.ndim == 2 and len(vecs):
+            self._dim = int(vecs.shape[1])
+        return vecs
+
+    def __repr__(self) -> str:
+        return f"LMStudioEmbedder({self._model!r})"
+
+
+class LocalEmbedder:
+    """Offline hashed-n-gram embeddings (``lmsnb.sim.lexical``): real lexical similarity, no model.
+
+    Good enough for keyword-ish retrieval and for running everything without a server; use a real
+    embedding model for semantic search.
+    """
+
+    def __init__(self, dim: int = 256) -> None:
+        self.dimension = int(dim)
+        self.key = f"{LOCAL_EMBEDDER_PREFIX}{self.dimension}"
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        from ..sim.lexical import embed_texts
+
+        return embed_texts(list(texts), self.dimension)
+
+    def __repr__(self) -> str:
+        return f"LocalEmbedder(dim={self.dimension})"
+
+
+def resolve_chat(llm: str | ChatModel | None) -> ChatModel | None:
+    """A model key becomes :class:`LMStudioChat`; objects pass through; None stays None."""
+    if llm is None or not isinstance(llm, str):
+        return llm
+    return LMStudioChat(llm)
+
+
+def resolve_embedder(model: str | Embedder | None | bool) -> Embedder | None:
+    """Key -> :class:`LMStudioEmbedder` (or :class:`LocalEmbedder` for ``lmsnb-lexical-<dim>``);
+    None -> :class:`LocalEmbedder`; False -> no embeddings."""
+    if model is False:
+        return None
+    if model is None:
+        return LocalEmbedder()
+    if isinstance(model, str):
+        if model.startswith(LOCAL_EMBEDDER_PREFIX):
+            return LocalEmbedder(int(model[len(LOCAL_EMBEDDER_PREFIX):]))
+        return LMStudioEmbedder(model)
+    return model
+
+
+def embedder_for_index(index: Any) -> Embedder | None:
+    """The embedder that matches the one ``index`` was built with (for query code)."""
+    key = getattr(index, "embedding_model", None)
+    return resolve_embedder(key) if key else None
+
+
+def _conn() -> Any:
+    from ..client import get_connection  # imported late: the client layer is optional here
+
+    return get_connection()

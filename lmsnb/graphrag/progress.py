@@ -1,0 +1,210 @@
+"""Live progress per stage, token/time accounting, and the thread pool the stages share.
+
+Progress is deliberately thin: an ipywidgets bar when running inside a Jupyter kernel, one text
+line per stage (and every ~10 % of a long stage) elsewhere, nothing with ``progress=False``.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pandas as pd
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+STAT_COLUMNS = ["stage", "calls", "cached_calls", "prompt_tokens", "completion_tokens", "seconds"]
+
+
+@dataclass
+class _Row:
+    calls: int = 0
+    cached_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    embed_texts: int = 0
+
+
+class Accounting:
+    """Thread-safe per-stage totals; :meth:`table` is the ``idx.stats`` DataFrame.
+
+    ``calls`` counts every request the stage made (cached or not); ``cached_calls`` how many came
+    from the cache; tokens count only calls actually paid for in this run, plus what cached calls
+    originally cost in ``cached_*`` (kept apart so a resumed run shows what it saved).
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[str, _Row] = {}
+        self._wall: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def _row(self, stage: str) -> _Row:
+        return self._rows.setdefault(stage, _Row())
+
+    def add(self, stage: str, completion: Any) -> None:
+        with self._lock:
+            r = self._row(stage)
+            r.calls += 1
+            if completion.cached:
+                r.cached_calls += 1
+                return
+            r.prompt_tokens += completion.prompt_tokens
+            r.completion_tokens += completion.completion_tokens
+            r.seconds += completion.seconds
+
+    def add_embed(self, stage: str, *, n_texts: int, n_cached: int, tokens: int, seconds: float,
+                  requests: int) -> None:
+        with self._lock:
+            r = self._row(stage)
+            r.calls += 1
+            r.cached_calls += 0 if requests else 1
+            r.prompt_tokens += tokens
+            r.seconds += seconds
+            r.embed_texts += n_texts
+
+    def wall(self, stage: str, seconds: float) -> None:
+        with self._lock:
+            self._wall[stage] = self._wall.get(stage, 0.0) + seconds
+            self._row(stage)
+
+    def table(self) -> pd.DataFrame:
+        rows = []
+        for stage, r in self._rows.items():
+            rows.append({"stage": stage, "calls": r.calls, "cached_calls": r.cached_calls,
+                         "prompt_tokens": r.prompt_tokens,
+                         "completion_tokens": r.completion_tokens,
+                         "seconds": round(self._wall.get(stage, r.seconds), 3),
+                         "model_seconds": round(r.seconds, 3)})
+        df = pd.DataFrame(rows, columns=STAT_COLUMNS + ["model_seconds"])
+        if len(df):
+            total = df.drop(columns="stage").sum(numeric_only=True)
+            df = pd.concat([df, pd.DataFrame([{"stage": "total", **total.to_dict()}])],
+                           ignore_index=True)
+            for c in ("calls", "cached_calls", "prompt_tokens", "completion_tokens"):
+                df[c] = df[c].astype("int64")
+        return df
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+
+        ip = get_ipython()
+        return ip is not None and hasattr(ip, "kernel")
+    except Exception:
+        return False
+
+
+class Progress:
+    """Reports ``stage(name, total)`` progress to a widget, to text lines, or nowhere."""
+
+    def __init__(self, mode: bool | str | Callable[[str, int, int], None] = True) -> None:
+        self.callback = mode if callable(mode) else None
+        self.enabled = bool(mode)
+        self.widgets = self.enabled and self.callback is None and mode != "text" and _in_kernel()
+        self._bar: Any = None
+
+    def stage(self, name: str, total: int) -> StageProgress:
+        return StageProgress(self, name, total)
+
+    def _emit(self, name: str, done: int, total: int, final: bool, seconds: float) -> None:
+        if not self.enabled:
+            return
+        if self.callback is not None:
+            self.callback(name, done, total)
+            return
+        if self.widgets:
+            try:
+                self._widget(name, done, total, final, seconds)
+                return
+            except Exception:
+                self.widgets = False
+        if final:
+            print(f"[lmsnb.graphrag] {name}: {done}/{total} done in {seconds:.1f} s",
+                  file=sys.stderr, flush=True)
+        else:
+            print(f"[lmsnb.graphrag] {name}: {done}/{total}", file=sys.stderr, flush=True)
+
+    def _widget(self, name: str, done: int, total: int, final: bool, seconds: float) -> None:
+        import ipywidgets as w
+        from IPython.display import display
+
+        if self._bar is None:
+            self._bar = (w.IntProgress(min=0, max=max(total, 1), layout=w.Layout(width="40%")),
+                         w.HTML())
+            display(w.HBox(list(self._bar)))
+        bar, label = self._bar
+        bar.max = max(total, 1)
+        bar.value = done
+        bar.bar_style = "success" if final else ""
+        suffix = f" — {seconds:.1f} s" if final else ""
+        label.value = f"<code>{name}</code> {done}/{total}{suffix}"
+
+
+class StageProgress:
+    def __init__(self, parent: Progress, name: str, total: int) -> None:
+        self.parent, self.name, self.total = parent, name, total
+        self.done = 0
+        self.t0 = time.perf_counter()
+        self._last = 0.0
+        self._lock = threading.Lock()
+        if parent.widgets or parent.callback:
+            parent._emit(name, 0, total, False, 0.0)
+
+    def advance(self, n: int = 1) -> None:
+        with self._lock:
+            self.done += n
+            now = time.perf_counter()
+            step = max(1, self.total // 10)
+            if self.parent.widgets or self.parent.callback:
+                due = now - self._last > 0.1
+            else:
+                due = self.total >= 20 and self.done % step == 0 and self.done < self.total
+            if due:
+                self._last = now
+                self.parent._emit(self.name, self.done, self.total, False, now - self.t0)
+
+    def finish(self) -> float:
+        seconds = time.perf_counter() - self.t0
+        self.parent._emit(self.name, self.done, self.total, True, seconds)
+        return seconds
+
+
+def run_parallel(fn: Callable[[T], R], items: Iterable[T], concurrency: int,
+                 progress: StageProgress | None = None) -> list[R]:
+    """``[fn(x) for x in items]`` on a thread pool, in input order.
+
+    On the first failure the queued work is cancelled, running calls finish (their results are
+    already cached), and the exception is re-raised: a re-run resumes from the cache.
+    """
+    items = list(items)
+    if concurrency <= 1 or len(items) <= 1:
+        out = []
+        for x in items:
+            out.append(fn(x))
+            if progress:
+                progress.advance()
+        return out
+    results: list[Any] = [None] * len(items)
+
+    def job(i: int) -> None:
+        results[i] = fn(items[i])
+        if progress:
+            progress.advance()
+
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="lmsnb-graphrag") as pool:
+        futures = [pool.submit(job, i) for i in range(len(items))]
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for f in pending:
+            f.cancel()
+        for f in futures:
+            if f.done() and not f.cancelled() and f.exception() is not None:
+                raise f.exception()  # type: ignore[misc]
+    return results

@@ -1,0 +1,197 @@
+"""The simulator's ``graphrag`` behaviour: deterministic GraphRAG-format replies built from the prompt.
+
+Like the stub behind ``graphrag-baseline.md``: extraction replies name the capitalised names in
+the chunk as entities (with the sentence they appear in) and co-occurring pairs as relationships,
+in GraphRAG's tuple format; gleaning replies add the names the prompt says were missed; summaries
+stitch the given descriptions; community reports are valid JSON (title, summary, rating,
+rating_explanation, findings). The aim is realistic shapes and token volumes, not quality.
+Imports nothing from the rest of lmsnb (the simulator's rule).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from typing import Any
+
+MAX_ENTITIES = 12
+MAX_RELATIONSHIPS = 10
+
+_STOP = frozenset("""a an the and or but if then so of in on at to for from by with as is was were be
+been are this that these those it its he she they we you i his her their our your my not no yes
+all any some each every when where what which who why how there here after before while during
+into onto over under about above below again once also just only very more most much many
+chapter part section one two three first second new old mr mrs ms dr sir""".split())
+_NAME_RE = re.compile(r"\b[A-Z][a-zA-Z'\-]+(?:\s+(?:of\s+|the\s+|de\s+)?[A-Z][a-zA-Z'\-]+)*")
+_SENT_RE = re.compile(r"(?<=[.!?])\s+|\n{2,}")
+
+
+def _text_after(prompt: str, marker: str, end: str | None = None) -> str:
+    i = prompt.rfind(marker)
+    if i < 0:
+        return ""
+    s = prompt[i + len(marker):]
+    if end:
+        j = s.rfind(end)
+        if j >= 0:
+            s = s[:j]
+    return s.strip()
+
+
+def names_in(text: str) -> list[str]:
+    """Capitalised names, most frequent first (ties: first occurrence)."""
+    counts: Counter[str] = Counter()
+    first: dict[str, int] = {}
+    for m in _NAME_RE.finditer(text):
+        words = [w for w in m.group(0).split() if w.lower() not in _STOP or w[0].isupper()]
+        while words and words[0].lower() in _STOP:
+            words.pop(0)
+        name = re.sub(r"['’]s$", "", " ".join(words)).strip("'-")
+        if len(name) < 3 or name.lower() in _STOP:
+            continue
+        start = m.start()
+        at_sentence_start = start == 0 or text[max(0, start - 2):start].strip() in (".", "!", "?", '"', "")
+        if at_sentence_start and " " not in name and text.count(name) < 2:
+            continue
+        counts[name] += 1
+        first.setdefault(name, start)
+    return sorted(counts, key=lambda n: (-counts[n], first[n]))
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENT_RE.split(text) if s.strip()]
+
+
+def _etype(name: str, text: str) -> str:
+    if re.search(r"\b(Base|Mountain|City|River|Street|Lake|Mesa|Dulce|Mexico|London|Earth)\b", name):
+        return "GEO"
+    if re.search(r"\b(Team|Corps|Agency|Command|Institute|Company|Corporation|Group|Project|"
+                 r"Operation|Council|Society|Foundation)\b", name):
+        return "ORGANIZATION"
+    if re.search(rf"\b(Agent|Dr\.?|Mr\.?|Mrs\.?|Captain|Sergeant)\s+{re.escape(name)}", text):
+        return "PERSON"
+    return "PERSON" if len(name.split()) <= 2 else "EVENT"
+
+
+def _describe(name: str, sentences: list[str]) -> str:
+    hits = [s for s in sentences if name in s]
+    quote = " ".join(hits[0].split()[:28]) if hits else ""
+    more = f" It appears in {len(hits)} sentences of the passage." if len(hits) > 1 else ""
+    return f"{name} is mentioned in the text: \"{quote}\".{more}".replace("<|>", " ")
+
+
+def _records(text: str, names: list[str], pairs_from: list[str]) -> list[str]:
+    sents = _sentences(text)
+    recs = [f'("entity"<|>{n.upper()}<|>{_etype(n, text)}<|>{_describe(n, sents)})' for n in names]
+    pair_counts: Counter[tuple[str, str]] = Counter()
+    for s in sents:
+        present = [n for n in pairs_from if n in s]
+        for i, a in enumerate(present):
+            for b in present[i + 1:]:
+                if a != b and (a in names or b in names):
+                    pair_counts[(a, b)] += 1
+    for (a, b), c in pair_counts.most_common(MAX_RELATIONSHIPS):
+        desc = f"{a} and {b} appear together in the text, {c} time{'s' if c > 1 else ''}"
+        recs.append(f'("relationship"<|>{a.upper()}<|>{b.upper()}<|>{desc}<|>{min(2 + c, 9)})')
+    return recs
+
+
+def extraction(prompt: str) -> str:
+    text = _text_after(prompt, "Text:", "Output:")
+    names = names_in(text)[:MAX_ENTITIES]
+    return "\n##\n".join(_records(text, names, names)) + "\n<|COMPLETE|>"
+
+
+def gleaning(prompt: str) -> str:
+    text = _text_after(prompt, "Text:", "Output:")
+    missed = [c.strip() for c in _text_after(prompt, "Possibly missed:", "Text:").split(",")]
+    known_line = _text_after(prompt, "Already extracted:", "Possibly missed:")
+    known = [k.strip().title() for k in known_line.split(",") if k.strip()]
+    new = [m for m in missed if m and m != "(none)" and m in text][:4]
+    if not new:
+        return "<|COMPLETE|>"
+    pool = new + [k for k in names_in(text) if k.upper() in {x.upper() for x in known}]
+    return "\n##\n".join(_records(text, new, pool)) + "\n<|COMPLETE|>"
+
+
+def summary(prompt: str) -> str:
+    name = _text_after(prompt, "Entity:", "Descriptions:").splitlines()[0] if "Entity:" in prompt else "It"
+    body = _text_after(prompt, "Descriptions:", "Summary:")
+    parts = [ln.lstrip("- ").strip() for ln in body.splitlines() if ln.strip()]
+    quotes = []
+    for p in parts:
+        m = re.search(r'"([^"]+)"', p)
+        quotes.append(m.group(1) if m else p)
+    joined = " ".join(" ".join(q.split()[:18]) + "." for q in quotes[:3])
+    return (f"{name.strip()} is described in {len(parts)} passages. {joined} "
+            f"Together these passages show the role {name.strip()} plays in the story.").strip()
+
+
+def report(prompt: str) -> str:
+    data = _text_after(prompt, "Data:", "JSON report:") or prompt[-4000:]
+    titles = re.findall(r"^\d+,([^,\n]+),", data, re.M)
+    if not titles:
+        titles = [n.upper() for n in names_in(data)[:8]]
+    titles = list(dict.fromkeys(t.strip() for t in titles if t.strip()))[:8] or ["THE COMMUNITY"]
+    h = int(hashlib.sha1(data.encode()).hexdigest()[:4], 16)
+    rating = float(2 + h % 7)
+    lead = ", ".join(t.title() for t in titles[:3])
+    findings = [{"summary": f"The role of {t.title()}",
+                 "explanation": f"{t.title()} is one of the central entities of this community and is "
+                                f"connected to {lead}. The records describe how it relates to the others "
+                                f"[Data: Entities ({i})]."}
+                for i, t in enumerate(titles[:5])]
+    return json.dumps({
+        "title": f"{lead} community",
+        "summary": f"This community centres on {lead}. It groups {len(titles)} closely related "
+                   f"entities that appear together in the source text.",
+        "rating": rating,
+        "rating_explanation": f"The community has an impact rating of {rating:.0f} because of how "
+                              f"often its entities interact.",
+        "findings": findings,
+    }, indent=2)
+
+
+def _answer(prompt: str) -> str:
+    names = names_in(prompt[-6000:])[:5]
+    listing = ", ".join(names) or "the indexed documents"
+    return (f"Based on the data provided, the answer involves {listing}. "
+            "The records describe how these entities relate to one another and to the question "
+            "asked [Data: Entities (0, 1)].")
+
+
+def respond(request: Any) -> str:
+    """Reply to a simulator request (``SimRequest``: ``messages``, ``json_schema``)."""
+    messages = getattr(request, "messages", None) or []
+    schema = getattr(request, "json_schema", None)
+    return respond_messages(messages, schema)
+
+
+def respond_messages(messages: list[dict[str, Any]], json_schema: dict | None = None) -> str:
+    """The reply for a message list (usable in-process, without a server)."""
+    prompt = "\n".join(str(m.get("content", "")) for m in messages)
+    last = str(messages[-1].get("content", "")) if messages else ""
+    props = (json_schema or {}).get("properties", {}) if isinstance(json_schema, dict) else {}
+    if "findings" in props or "JSON report:" in last or "report about the community" in last:
+        return report(last)
+    if "Possibly missed:" in last:
+        return gleaning(last)
+    if "<|>" in last and "-Real Data-" in last:
+        return extraction(last)
+    if "Descriptions:" in last and "Summary:" in last:
+        return summary(last)
+    if "points" in props:
+        names = names_in(prompt[-6000:])[:3] or ["the data"]
+        return json.dumps({"points": [{"description": f"{n} is relevant to the question "
+                                                      f"[Data: Reports (0)].", "score": 60 - 10 * i}
+                                      for i, n in enumerate(names)]})
+    if json_schema:
+        try:
+            from .behaviours import schema_instance
+
+            return json.dumps(schema_instance(json_schema))
+        except Exception:
+            return "{}"
+    return _answer(prompt)

@@ -1,0 +1,180 @@
+"""Building an index in-process: the simulator's graphrag behaviour as the LLM, no server."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lmsnb.errors import ConnectionFailed
+from lmsnb.graphrag import GraphIndex, build_index, estimate
+from lmsnb.graphrag.index import TABLE_COLUMNS
+from lmsnb.graphrag.llm import Completion, LocalEmbedder
+from lmsnb.sim.graphrag_stub import respond_messages
+
+FIXTURES = Path(__file__).parents[1].parent / "shared" / "fixtures"
+DULCE = FIXTURES / "dulce" / "dulce.txt"
+pytestmark = pytest.mark.skipif(not DULCE.exists(), reason="shared/fixtures not beside the repo")
+
+
+class StubLLM:
+    """In-process chat model answering like the simulator's ``graphrag`` behaviour."""
+
+    key = "stub-llm"
+
+    def __init__(self, fail_after: int | None = None) -> None:
+        self.calls = 0
+        self.fail_after = fail_after
+
+    def complete(self, messages, *, json_schema=None, max_tokens=None, temperature=None):
+        if self.fail_after is not None and self.calls >= self.fail_after:
+            raise ConnectionFailed("server dropped (test)")
+        self.calls += 1
+        return Completion(respond_messages(messages, json_schema))
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+def check_contract(idx: GraphIndex) -> None:
+    idx.validate()
+    for name, df in idx.tables().items():
+        assert list(df.columns)[: len(TABLE_COLUMNS[name])] == TABLE_COLUMNS[name], name
+    ent_ids, rel_ids = set(idx.entities["id"]), set(idx.relationships["id"])
+    unit_ids, doc_ids = set(idx.text_units["id"]), set(idx.documents["id"])
+    titles = set(idx.entities["title"])
+    assert set(idx.relationships["source"]) <= titles and set(idx.relationships["target"]) <= titles
+    assert set(idx.text_units["document_id"]) <= doc_ids
+    assert {u for us in idx.documents["text_unit_ids"] for u in us} == unit_ids
+    assert {u for us in idx.entities["text_unit_ids"] for u in us} <= unit_ids
+    assert {e for es in idx.text_units["entity_ids"] for e in es} <= ent_ids
+    assert {r for rs in idx.text_units["relationship_ids"] for r in rs} <= rel_ids
+    com = idx.communities
+    assert len(com) > 0 and com["community"].is_unique
+    for _, c in com.iterrows():
+        assert set(c["entity_ids"]) <= ent_ids and set(c["relationship_ids"]) <= rel_ids
+        assert c["size"] == len(c["entity_ids"])
+        for child in c["children"]:
+            assert com.loc[com["community"] == child, "parent"].item() == c["community"]
+        if c["parent"] != -1:
+            assert c["parent"] in set(com["community"])
+    rep = idx.community_reports
+    assert sorted(rep["community"]) == sorted(com["community"])
+    assert rep["full_content"].str.startswith("# ").all()
+    assert all(len(f) > 0 for f in rep["findings"])
+    assert rep["rank"].dtype == "float64"
+    for name in ("entity_description", "text_unit_text", "community_full_content"):
+        assert len(idx.embeddings[name]) == len(
+            {"entity_description": idx.entities, "text_unit_text": idx.text_units,
+             "community_full_content": rep}[name])
+
+
+@pytest.fixture(scope="module")
+def dulce_text() -> str:
+    return DULCE.read_text(encoding="utf-8")
+
+
+def test_standard_build_from_dulce(dulce_text, tmp_path):
+    llm = StubLLM()
+    idx = build_index(dulce_text, llm=llm, embedding_model=LocalEmbedder(64),
+                      cache_dir=tmp_path / "cache", progress=False)
+    check_contract(idx)
+    assert len(idx.text_units) == 5 and len(idx.entities) >= 15
+    assert idx.embedding_model == "lmsnb-lexical-64" and idx.embedding_dim == 64
+    stats = idx.stats.set_index("stage")
+    assert stats.loc["extract_graph", "calls"] == 5
+    assert stats.loc["total", "calls"] >= llm.calls
+    assert idx.meta["parse_report"]["unparsed"] == 0
+    # written folder: GraphRAG file names, readable by plain pandas, loads back the same
+    idx.to_parquet(tmp_path / "out")
+    assert pd.read_parquet(tmp_path / "out" / "entities.parquet").shape == idx.entities.shape
+    back = GraphIndex.from_parquet(tmp_path / "out")
+    check_contract(back)
+    assert back.embedding_model == "lmsnb-lexical-64"
+    assert back.stats is not None and list(back.stats["stage"]) == list(idx.stats["stage"])
+
+    # a second run pays for nothing: every call comes from the cache
+    again = StubLLM()
+    idx2 = build_index(dulce_text, llm=again, embedding_model=LocalEmbedder(64),
+                       cache_dir=tmp_path / "cache", progress=False)
+    assert again.calls == 0
+    assert idx2.stats.set_index("stage").loc["total", "prompt_tokens"] == 0
+    assert list(idx2.entities["title"]) == list(idx.entities["title"])
+
+
+def test_interrupted_build_resumes_with_only_missing_calls(dulce_text, tmp_path):
+    full = StubLLM()
+    build_index(dulce_text, llm=full, embedding_model=False, cache_dir=tmp_path / "ref",
+                progress=False)
+    total = full.calls
+    dying = StubLLM(fail_after=3)
+    with pytest.raises(ConnectionFailed):
+        build_index(dulce_text, llm=dying, embedding_model=False, cache_dir=tmp_path / "c",
+                    concurrency=1, retries=1, retry_backoff=0.001, progress=False)
+    assert dying.calls == 3
+    resumed = StubLLM()
+    idx = build_index(dulce_text, llm=resumed, embedding_model=False, cache_dir=tmp_path / "c",
+                      progress=False)
+    assert resumed.calls == total - 3
+    assert idx.stats.set_index("stage").loc["extract_graph", "cached_calls"] == 3
+
+
+def test_gleaning_modes_and_prompt_override(dulce_text, tmp_path):
+    never = build_index(dulce_text, llm=StubLLM(), embedding_model=False, gleaning="never",
+                        cache_dir=None, progress=False)
+    always = build_index(dulce_text, llm=StubLLM(), embedding_model=False, gleaning="always",
+                         cache_dir=None, progress=False)
+    assert "gleaning" not in set(never.stats["stage"])
+    assert always.stats.set_index("stage").loc["gleaning", "calls"] == 5
+    seen = []
+
+    class Spy(StubLLM):
+        def complete(self, messages, **kw):
+            seen.append(messages[-1]["content"])
+            return super().complete(messages, **kw)
+
+    custom = "CUSTOM SUMMARY for {entity_name}:\n{description_list}\nDescriptions:\nSummary:"
+    build_index(dulce_text, llm=Spy(), embedding_model=False, cache_dir=None, progress=False,
+                prompts={"summarize_descriptions": custom}, summary_threshold_tokens=0)
+    assert any(s.startswith("CUSTOM SUMMARY") for s in seen)
+
+
+def test_fast_method_without_network_or_llm(dulce_text, monkeypatch):
+    def no_network(*a, **k):
+        raise AssertionError("the fast method must not touch the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    idx = build_index(dulce_text, method="fast", cache_dir=None, progress=False)
+    check_contract(idx)
+    assert idx.meta["llm"] is None and idx.embedding_model.startswith("lmsnb-lexical")
+    assert (idx.entities["type"] == "NOUN PHRASE").all()
+    assert idx.entities["description"].str.len().gt(0).all()
+    assert idx.stats.set_index("stage").loc["total", "completion_tokens"] == 0
+
+
+def test_documents_inputs_update_and_estimate(dulce_text, tmp_path):
+    half = len(dulce_text) // 2
+    cut = dulce_text.rfind("\n", 0, half)
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text(dulce_text[:cut], encoding="utf-8")
+    llm = StubLLM()
+    idx = build_index(folder, llm=llm, embedding_model=LocalEmbedder(32),
+                      cache_dir=tmp_path / "c", progress=False)
+    assert list(idx.documents["title"]) == ["a.txt"]
+    n_units = len(idx.text_units)
+    upd = StubLLM()
+    idx2 = idx.update(pd.DataFrame({"title": ["b.txt"], "text": [dulce_text[cut:]]}), llm=upd,
+                      embedding_model=LocalEmbedder(32), cache_dir=tmp_path / "c", progress=False)
+    check_contract(idx2)
+    assert len(idx2.documents) == 2 and len(idx2.text_units) > n_units
+    extract_calls = idx2.stats.set_index("stage").loc["extract_graph", "calls"]
+    assert extract_calls == len(idx2.text_units) - n_units  # only the new chunks
+    assert set(idx.entities["id"]) <= set(idx2.entities["id"])  # old ids kept
+
+    est = estimate(dulce_text)
+    assert list(est.columns) == ["stage", "calls", "prompt_tokens", "completion_tokens"]
+    assert est.set_index("stage").loc["extract_graph", "calls"] == 5
+    assert est.attrs["chunks"] == 5

@@ -1,0 +1,56 @@
+"""Integration: build an index through lmsnb.client against the simulator's graphrag behaviour."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parents[1].parent / "shared" / "fixtures"
+DULCE = FIXTURES / "dulce" / "dulce.txt"
+
+sim_mod = pytest.importorskip("lmsnb.sim")
+client = pytest.importorskip("lmsnb.client")
+
+
+@pytest.fixture()
+def sim():
+    with sim_mod.Simulator(behaviour="graphrag") as s:
+        client.connect(s.host)
+        yield s
+
+
+@pytest.mark.skipif(not DULCE.exists(), reason="shared/fixtures not beside the repo")
+def test_build_dulce_against_simulator(sim, tmp_path):
+    from lmsnb.graphrag import build_index
+    from tests.test_graphrag_build import check_contract
+
+    idx = build_index(DULCE.read_text(encoding="utf-8"), llm="qwen2.5-7b-instruct",
+                      embedding_model="text-embedding-nomic-embed-text-v1.5",
+                      cache_dir=tmp_path / "cache", progress=False, manage_models=True)
+    check_contract(idx)
+    assert idx.embedding_dim == 768
+    assert idx.meta["token_counter"] == "model tokenizer"
+    assert idx.meta["parse_report"]["unparsed"] == 0
+    stats = idx.stats.set_index("stage")
+    assert stats.loc["extract_graph", "prompt_tokens"] > 0
+    # the model fails midway through a second (uncached) build; the re-run pays only the rest
+    from lmsnb.sim import graphrag_stub
+
+    calls = []
+
+    def flaky(req):
+        calls.append(1)
+        if len(calls) > 2:
+            raise RuntimeError("model crashed (test)")
+        return graphrag_stub.respond(req)
+
+    sim.set_behaviour(flaky)
+    text = DULCE.read_text(encoding="utf-8") + "\n\nEpilogue by Agent Jordan Hayes."
+    with pytest.raises(Exception):  # noqa: B017 - whatever the client makes of a server error
+        build_index(text, llm="qwen2.5-7b-instruct", embedding_model=False,
+                    cache_dir=tmp_path / "c2", progress=False, retries=0, concurrency=1)
+    sim.set_behaviour("graphrag")
+    again = build_index(text, llm="qwen2.5-7b-instruct", embedding_model=False,
+                        cache_dir=tmp_path / "c2", progress=False)
+    assert again.stats.set_index("stage").loc["extract_graph", "cached_calls"] == 2
