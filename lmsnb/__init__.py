@@ -35,8 +35,8 @@ __all__ = [
 _LAZY = {
     "chat": ("lmsnb.chat", None),
     "models": ("lmsnb.models", None),
-    "embed": ("lmsnb.embed", "embed"),
-    "monitor": ("lmsnb.monitor", "monitor"),
+    "embed": ("lmsnb.embed", None),  # a callable module: lmsnb.embed(texts)
+    "monitor": ("lmsnb.monitor", None),  # a callable module: lmsnb.monitor()
     "Session": ("lmsnb.chat", "Session"),
     "graphrag": ("lmsnb.graphrag", None),
     "GraphView": ("lmsnb.graphview", "GraphView"),

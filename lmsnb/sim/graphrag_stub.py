@@ -166,6 +166,13 @@ def respond(request: Any) -> str:
     """Reply to a simulator request (``SimRequest``: ``messages``, ``json_schema``)."""
     messages = getattr(request, "messages", None) or []
     schema = getattr(request, "json_schema", None)
+    prompt = "\n".join(str(m.get("content", "")) for m in messages)
+    markers = ("---", "<|>", "Descriptions:", "Possibly missed:", "Question:")
+    if not schema and not any(m in prompt for m in markers):
+        # Plain chat (no GraphRAG prompt): behave like the default assistant, tools included.
+        from .behaviours import echo
+
+        return echo(request)
     return respond_messages(messages, schema)
 
 
