@@ -136,7 +136,7 @@ def test_embed_batches_and_keeps_order(sim):
     vecs = conn.embed(EMB, texts)
     assert vecs.shape == (200, 768) and vecs.dtype == np.float32
     np.testing.assert_allclose(vecs[0], vecs[50])
-    assert sim.counters["embedString"] == 50  # duplicates embedded once
+    assert sim.counters["embedding.embedString"].requests == 50  # duplicates embedded once
 
 
 def test_tokens_and_context(sim):
@@ -192,7 +192,7 @@ def test_timeout_is_translated(sim):
     previous = lmsnb.get_timeout()
     lmsnb.set_timeout(1)
     try:
-        sim.inject("stall")
+        sim.inject("stall", "predict", times=None)
         with pytest.raises(RequestTimeout, match="set_timeout"):
             Connection(sim.host).predict(LLM, "hello").result()
     finally:

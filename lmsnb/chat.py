@@ -1,0 +1,310 @@
+"""Chat without magics: one-shot answers, multi-turn sessions, streaming, tool calling.
+
+A ``Session`` is a plain list of ``{"role", "content"}`` messages you can read, edit, save and
+load as JSON. ``session.stream(prompt)`` returns a ``ChatStream`` — an iterator of events
+(``PromptProgress``, ``FirstToken``, ``Fragment``…, ``Done``) with ``.cancel()`` — so any front end
+(the widgets, a test, a log line) can render it. When the stream ends the reply joins the
+history (marked ``"stopped": True`` if it was cancelled) and its stats go to ``lmsnb.monitor()``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from .client import get_connection
+from .errors import ConfigError, LmsnbError
+from .events import Done, Event, Fragment
+from .monitor import record as _record_stats
+
+__all__ = ["Session", "ChatStream", "ask", "stream", "act", "get_session", "sessions"]
+
+Message = dict[str, Any]
+
+
+class ChatStream:
+    """An iterator of events for one prediction; ``cancel()`` works from any thread.
+
+    Iterate it exactly once. ``done`` holds the final ``Done`` afterwards; ``result()`` consumes
+    the rest and returns it. ``on_done`` callbacks run (on the consuming thread) with the Done.
+    """
+
+    def __init__(self, source: Any, *, session: str | None = None, kind: str = "chat",
+                 on_done: Callable[[Done], None] | None = None,
+                 on_error: Callable[[BaseException], None] | None = None) -> None:
+        self._source = source
+        self._session = session
+        self._kind = kind
+        self._callbacks: list[Callable[[Done], None]] = [on_done] if on_done else []
+        self._on_error = on_error
+        self._started = time.perf_counter()
+        self._iter: Iterator[Event] | None = None
+        self.text = ""
+        self.done: Done | None = None
+
+    @property
+    def cancellable(self) -> bool:
+        return hasattr(self._source, "cancel")
+
+    def cancel(self) -> None:
+        """Stop the prediction on the server; the partial text is kept (``Done.stopped``)."""
+        cancel = getattr(self._source, "cancel", None)
+        if cancel is not None:
+            cancel()
+
+    def __iter__(self) -> Iterator[Event]:
+        if self._iter is None:
+            self._iter = self._run()
+        return self._iter
+
+    def _run(self) -> Iterator[Event]:
+        try:
+            for event in self._source:
+                if isinstance(event, Fragment):
+                    self.text += event.text
+                elif isinstance(event, Done):
+                    self._finish(event)
+                yield event
+        except BaseException as exc:
+            if self._on_error is not None and self.done is None:
+                self._on_error(exc)
+            raise
+
+    def _finish(self, done: Done) -> None:
+        stats = done.stats
+        if not stats.total_seconds:
+            stats.total_seconds = time.perf_counter() - self._started
+        stats.session = stats.session or self._session
+        stats.kind = stats.kind if stats.kind != "chat" else self._kind
+        self.done = done
+        _record_stats(stats)
+        for callback in self._callbacks:
+            callback(done)
+
+    def add_done_callback(self, callback: Callable[[Done], None]) -> None:
+        """Run ``callback(done)`` when the stream ends (e.g. store the reply in a variable)."""
+        self._callbacks.append(callback)
+
+    def result(self) -> Done:
+        """Consume what is left and return the final ``Done``."""
+        for _ in self:
+            pass
+        if self.done is None:
+            raise LmsnbError("The prediction ended without a result",
+                             hint="the server closed the stream early; try again")
+        return self.done
+
+
+class Session:
+    """A multi-turn conversation: system prompt, editable history, per-session config.
+
+    ``history`` is a list of ``{"role": "user"|"assistant"|"system", "content": str}`` dicts;
+    edit it freely. ``config`` (temperature, maxTokens, topP…) applies to every turn and a call's
+    own ``config`` overrides it key by key.
+    """
+
+    def __init__(self, system: str | None = None, *, model: str | None = None,
+                 config: Mapping[str, Any] | None = None, name: str | None = None,
+                 history: Iterable[Mapping[str, Any]] | None = None) -> None:
+        self.name = name
+        self.model = model
+        self.config: dict[str, Any] = dict(config or {})
+        self.history: list[Message] = [dict(m) for m in history or []]
+        if system is not None:
+            self.system = system
+        self.last: Done | None = None
+        self._lock = threading.Lock()
+
+    # -- the conversation ------------------------------------------------------------------
+
+    @property
+    def system(self) -> str | None:
+        """The system prompt (the first message, when it is a system message)."""
+        if self.history and self.history[0].get("role") == "system":
+            return str(self.history[0]["content"])
+        return None
+
+    @system.setter
+    def system(self, text: str | None) -> None:
+        if self.history and self.history[0].get("role") == "system":
+            self.history.pop(0)
+        if text:
+            self.history.insert(0, {"role": "system", "content": text})
+
+    def stream(self, prompt: str, *, config: Mapping[str, Any] | None = None,
+               model: str | None = None, remember: bool = True) -> ChatStream:
+        """Send ``prompt`` and return the event stream; the reply joins the history at the end.
+
+        With ``remember=False`` the turn is one-shot: the history is sent as context but neither
+        the prompt nor the reply is kept.
+        """
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise ConfigError("The prompt is empty", hint="write the question in the cell body")
+        user: Message = {"role": "user", "content": prompt}
+        messages = [*self.history, user]
+        merged = {**self.config, **(config or {})}
+        source = get_connection().predict(model or self.model, messages, config=merged or None)
+        if remember:
+            self.history.append(user)
+
+        def on_done(done: Done) -> None:
+            self.last = done
+            if remember:
+                reply: Message = {"role": "assistant", "content": done.text}
+                if done.stopped:
+                    reply["stopped"] = True
+                self.history.append(reply)
+
+        def on_error(exc: BaseException) -> None:
+            if remember and self.history and self.history[-1] is user:
+                self.history.pop()  # a failed turn leaves no dangling question
+
+        return ChatStream(source, session=self.name, on_done=on_done, on_error=on_error)
+
+    def send(self, prompt: str, *, config: Mapping[str, Any] | None = None,
+             model: str | None = None, remember: bool = True) -> Done:
+        """Send ``prompt`` and wait for the whole reply (``.text``, ``.stats``)."""
+        return self.stream(prompt, config=config, model=model, remember=remember).result()
+
+    __call__ = send
+
+    def act(self, prompt: str, tools: Iterable[Callable[..., Any]], *,
+            config: Mapping[str, Any] | None = None, model: str | None = None,
+            max_rounds: int | None = None) -> ChatStream:
+        """Let the model call Python functions; events include each ``ToolCall`` and its result."""
+        user: Message = {"role": "user", "content": prompt}
+        merged = {**self.config, **(config or {})}
+        conn = get_connection()
+        model = model or self.model or conn.default_model("llm")  # so the stats name it
+        source = conn.act(model, [*self.history, user], list(tools),
+                                      config=merged or None, max_rounds=max_rounds)
+        self.history.append(user)
+
+        def on_done(done: Done) -> None:
+            self.last = done
+            self.history.append({"role": "assistant", "content": done.text})
+
+        def on_error(exc: BaseException) -> None:
+            if self.history and self.history[-1] is user:
+                self.history.pop()
+
+        return ChatStream(source, session=self.name, kind="act", on_done=on_done,
+                          on_error=on_error)
+
+    # -- history management ----------------------------------------------------------------
+
+    def reset(self, *, keep_system: bool = True) -> None:
+        """Forget the conversation (the system prompt stays unless ``keep_system=False``)."""
+        system = self.system if keep_system else None
+        self.history.clear()
+        self.last = None
+        if system:
+            self.system = system
+
+    def undo(self) -> list[Message]:
+        """Remove the last exchange (the last user message and everything after it)."""
+        for i in range(len(self.history) - 1, -1, -1):
+            if self.history[i].get("role") == "user":
+                removed = self.history[i:]
+                del self.history[i:]
+                return removed
+        return []
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "model": self.model, "config": self.config,
+                "history": copy.deepcopy(self.history)}
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the session as JSON (history, model, config) — reload it with ``Session.load``."""
+        path = Path(path)
+        path.write_text(self.to_json(), encoding="utf-8")
+        return path
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | list[Any]) -> Session:
+        if isinstance(data, list):  # a bare history list is fine too
+            data = {"history": data}
+        history = data.get("history", [])
+        if not isinstance(history, list) or not all(
+                isinstance(m, dict) and "role" in m and "content" in m for m in history):
+            raise ConfigError("A saved session needs a 'history' list of {role, content} objects")
+        return cls(model=data.get("model"), config=data.get("config") or {},
+                   name=data.get("name"), history=history)
+
+    @classmethod
+    def from_json(cls, text: str) -> Session:
+        try:
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"Not a saved session (invalid JSON: {exc.msg})") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> Session:
+        """Read a session saved with ``save``."""
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"Cannot read {path}: {exc.strerror}") from None
+        return cls.from_json(text)
+
+    def messages(self) -> Any:
+        """The history as a DataFrame (role, content, stopped)."""
+        import pandas as pd
+
+        return pd.DataFrame([{"role": m.get("role"), "content": m.get("content"),
+                              "stopped": bool(m.get("stopped", False))} for m in self.history],
+                            columns=["role", "content", "stopped"])
+
+    def __repr__(self) -> str:
+        turns = sum(1 for m in self.history if m.get("role") == "user")
+        return f"Session(name={self.name!r}, model={self.model!r}, turns={turns})"
+
+
+# -- named sessions (what %%lms_chat --session uses) -------------------------------------------
+
+_sessions: dict[str, Session] = {}
+
+
+def get_session(name: str = "default", *, create: bool = True) -> Session:
+    """The named session of this kernel (created on first use)."""
+    if name not in _sessions:
+        if not create:
+            raise ConfigError(f"No chat session called {name!r}",
+                              hint=f"known: {', '.join(_sessions) or 'none yet'}")
+        _sessions[name] = Session(name=name)
+    return _sessions[name]
+
+
+def sessions() -> dict[str, Session]:
+    """All named sessions of this kernel."""
+    return dict(_sessions)
+
+
+# -- one-shot helpers --------------------------------------------------------------------------
+
+
+def stream(prompt: str, *, model: str | None = None, system: str | None = None,
+           config: Mapping[str, Any] | None = None) -> ChatStream:
+    """One-shot streamed answer (no history kept)."""
+    return Session(system, model=model, config=config).stream(prompt, remember=False)
+
+
+def ask(prompt: str, *, model: str | None = None, system: str | None = None,
+        config: Mapping[str, Any] | None = None) -> Done:
+    """One-shot answer: ``lmsnb.chat.ask("Why is the sky blue?").text``."""
+    return stream(prompt, model=model, system=system, config=config).result()
+
+
+def act(prompt: str, tools: Iterable[Callable[..., Any]], *, model: str | None = None,
+        system: str | None = None, config: Mapping[str, Any] | None = None,
+        max_rounds: int | None = None) -> ChatStream:
+    """One-shot tool-calling run: pass plain Python functions (type hints + docstring)."""
+    return Session(system, model=model, config=config).act(prompt, tools, max_rounds=max_rounds)

@@ -1,0 +1,78 @@
+"""Embeddings as numpy arrays: ``lmsnb.embed(texts)`` → float32 array (n × dim).
+
+The SDK embeds one text per sequential RPC; ``Connection.embed`` keeps many in flight and
+embeds duplicates once. Long lists show a progress bar. ``embed_df`` gives the DataFrame form
+(``text`` + ``embedding``, the shape GraphRAG's embedding tables use).
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from .client import get_connection
+from .errors import ConfigError
+
+__all__ = ["embed", "embed_df"]
+
+PROGRESS_FROM = 200  # show a bar for lists at least this long
+
+
+def embed(texts: str | Iterable[str], model: str | None = None, *,
+          progress: bool | None = None, normalize: bool = False) -> np.ndarray:
+    """Embed one text (→ 1-D vector) or many (→ 2-D array, one row per text, same order).
+
+    ``model`` defaults to the first loaded embedding model. ``normalize`` scales rows to unit
+    length, so a dot product is the cosine similarity.
+    """
+    single = isinstance(texts, str)
+    items = [texts] if single else list(texts)  # type: ignore[list-item]
+    bad = next((t for t in items if not isinstance(t, str)), None)
+    if bad is not None:
+        raise ConfigError(f"embed() takes strings, got {type(bad).__name__}",
+                          hint="convert first, e.g. df['text'].astype(str)")
+    if not items:
+        return np.zeros((0, 0), dtype=np.float32)
+    conn = get_connection()
+    name = model or conn.default_model("embedding")
+    show = progress if progress is not None else len(items) >= PROGRESS_FROM
+    bar = None
+    if show:
+        from .widgets.progress import ProgressBar
+
+        bar = ProgressBar(f"embedding {len(items)} texts")
+    try:
+        vectors = conn.embed(name, items, on_progress=bar)
+    except BaseException:
+        if bar is not None:
+            bar.finish("failed", ok=False)
+        raise
+    if bar is not None:
+        bar.finish(f"{vectors.shape[0]} × {vectors.shape[1]}")
+    if normalize:
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors = vectors / np.where(norms == 0, 1, norms)
+    return vectors[0] if single else vectors
+
+
+def embed_df(texts: Iterable[str], model: str | None = None, *,
+             progress: bool | None = None) -> pd.DataFrame:
+    """The DataFrame form: columns ``text`` and ``embedding`` (one float32 array per row)."""
+    items = list(texts)
+    vectors = embed(items, model, progress=progress)
+    return pd.DataFrame({"text": items, "embedding": list(vectors)})
+
+
+class _CallableModule(types.ModuleType):
+    """``lmsnb.embed(texts)`` works even after ``import lmsnb.embed`` bound the module name."""
+
+    def __call__(self, texts: str | Iterable[str], model: str | None = None, **kwargs: object
+                 ) -> np.ndarray:
+        return embed(texts, model, **kwargs)  # type: ignore[arg-type]
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,126 @@
+"""Query a :class:`~lmsnb.graphrag.GraphIndex`: local, global, basic and DRIFT search.
+
+```python
+res = idx.query("Who is Scrooge?", method="local")      # QueryResult
+res.answer, res.context["entities"], res.citations, res.stats
+res2 = res.follow_up("And how does he change?")         # conversation history carried over
+for ev in idx.query("Main themes?", method="global", stream=True):  # lmsnb.events, ends in Done
+    ...
+```
+
+Parameters (``QueryConfig``) default to Microsoft GraphRAG's; models default to the index's
+embedding model and LM Studio's loaded LLM. Missing embeddings are computed on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ...errors import ConfigError, GraphIndexError
+from ..tokens import estimate_tokens
+from . import basic, drift, global_search, local
+from .base import QueryRun
+from .params import METHODS, NO_DATA_ANSWER, QueryConfig, make_config
+from .result import Context, QueryResult, QueryStream
+from .vectors import ensure_embeddings
+
+__all__ = ["run_query", "QueryConfig", "QueryResult", "QueryStream", "Context", "METHODS",
+           "NO_DATA_ANSWER", "resolve_models"]
+
+#: method -> (runner, embedding sets it searches)
+_METHODS: dict[str, tuple[Callable[[QueryRun], Any], tuple[str, ...]]] = {
+    "local": (local.run, ("entity_description",)),
+    "global": (global_search.run, ()),
+    "basic": (basic.run, ("text_unit_text",)),
+    "drift": (drift.run, ("entity_description", "community_full_content")),
+}
+
+
+def _check_index(index: Any, method: str, cfg: QueryConfig) -> None:
+    if not all(hasattr(index, t) for t in ("entities", "text_units", "community_reports")):
+        raise GraphIndexError(f"{type(index).__name__} is not a GraphIndex",
+                              hint="load one with GraphIndex.from_parquet(folder) or build_index")
+    if method in ("local", "drift"):
+        local.require_entities(index)
+    if method in ("global", "drift"):
+        global_search.require_reports(index, cfg.community_level)
+    if method == "basic":
+        basic.require_text_units(index)
+
+
+def resolve_models(index: Any, *, chat: Any = None, model: Any = None, embedder: Any = None,
+                   embedding_model: Any = None, need_embedder: bool = True) -> tuple[Any, Any]:
+    """``(chat, embedder)`` from objects or model keys; defaults: LM Studio's loaded LLM, and the
+    embedding model recorded with the index (else LM Studio's loaded embedding model)."""
+    from ..llm import (
+        LMStudioChat,
+        LMStudioEmbedder,
+        embedder_for_index,
+        resolve_chat,
+        resolve_embedder,
+    )
+
+    chat = chat if chat is not None else (resolve_chat(model) if model is not None
+                                          else LMStudioChat(None))
+    if not need_embedder:
+        return chat, None
+    emb = embedder if embedder is not None else embedding_model
+    if emb is not None:
+        emb = resolve_embedder(emb)
+    else:
+        emb = embedder_for_index(index) or LMStudioEmbedder(None)
+    return chat, emb
+
+
+def _history(history: Any) -> list[dict[str, str]]:
+    if history is None:
+        return []
+    if isinstance(history, QueryResult):
+        return list(history.history)
+    out = []
+    for m in history:
+        if not isinstance(m, dict) or "role" not in m or "content" not in m:
+            raise ConfigError("history must be a QueryResult or a list of "
+                              "{'role': ..., 'content': ...} messages")
+        out.append({"role": str(m["role"]), "content": str(m["content"])})
+    return out
+
+
+def run_query(index: Any, question: str, method: str = "local", *, chat: Any = None,
+              model: Any = None, embedder: Any = None, embedding_model: Any = None,
+              history: Any = None, stream: bool = False, progress: Any = True,
+              config: QueryConfig | None = None, count_tokens: Callable[[str], int] | None = None,
+              **params: Any) -> QueryResult | QueryStream:
+    """Answer ``question`` from ``index`` with ``method`` (local, global, basic or drift).
+
+    ``chat``/``model``: a ChatModel or an LM Studio model key (default: the loaded LLM).
+    ``embedder``/``embedding_model``: an Embedder or key (default: the index's own model).
+    ``history``: a previous :class:`QueryResult` or a list of chat messages.
+    ``stream=True`` returns a :class:`QueryStream` (iterator of ``lmsnb.events`` ending in
+    ``Done`` whose ``parsed`` is the result); otherwise the :class:`QueryResult`.
+    ``params``: any :class:`QueryConfig` field (``community_level``, ``top_k_entities``,
+    ``max_context_tokens``, ``response_type``, ...). Problems are raised before anything runs.
+    """
+    method = str(method).lower().strip()
+    if method not in _METHODS:
+        import difflib
+
+        close = difflib.get_close_matches(method, METHODS, n=1)
+        raise ConfigError(f"Unknown query method {method!r}",
+                          hint=f"did you mean {close[0]!r}?" if close else
+                          f"use one of {', '.join(METHODS)}")
+    if not isinstance(question, str) or not question.strip():
+        raise ConfigError("The question is empty", hint="write the question to ask")
+    cfg = make_config(config, **params)
+    _check_index(index, method, cfg)
+    runner, sets = _METHODS[method]
+    chat, emb = resolve_models(index, chat=chat, model=model, embedder=embedder,
+                               embedding_model=embedding_model, need_embedder=bool(sets))
+    q = QueryRun(index=index, question=question.strip(), method=method, cfg=cfg, chat=chat,
+                 embedder=emb, history=_history(history), count=count_tokens or estimate_tokens,
+                 streaming=stream, progress=progress)
+    if sets:
+        ensure_embeddings(index, sets, emb, log=q.log, progress=progress)
+    s = QueryStream(lambda: runner(q), cancel=q.cancel)
+    return s if stream else s.collect()

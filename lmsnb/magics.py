@@ -1,0 +1,498 @@
+"""IPython magics: parse arguments, delegate to the Python API, render with the widgets.
+
+Every failure a user can cause (bad flag, unknown model, unreachable server, bad config value)
+ends as one readable line on stderr with the fix — never a traceback from lmsnb or the SDK.
+
+- ``%%lms_chat [flags]`` — the cell body is the prompt (``{var}`` interpolates, ``{{`` escapes).
+- ``%lms_models [load|unload|ttl|info|loaded|downloaded|manager] …`` — model table and actions.
+- ``%lms_host [HOST]``, ``%lms_config [key=value …]`` — where to connect, defaults for chats.
+- ``%lms_stats`` — every prediction of the kernel; ``%lms_history`` — a session's messages;
+  ``%lms_embed VAR`` — embed a list of texts; ``%lms_chat_panel`` — the chat panel widget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import string
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments
+
+from . import chat as chat_api
+from . import client
+from . import config as cfg
+from .errors import ConfigError, LmsnbError
+from .widgets import stream as stream_view
+
+__all__ = ["LmsMagics", "register", "interpolate", "report_error"]
+
+
+def report_error(message: str) -> None:
+    """One line on stderr (Jupyter shows stderr on a red background)."""
+    print(f"lmsnb: {message}", file=sys.stderr)
+
+
+def _guard(usage: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Turn every expected failure into one line with the fix."""
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except LmsnbError as exc:
+                report_error(str(exc))
+            except UsageError as exc:
+                report_error(f"{str(exc).strip().splitlines()[-1]} — see {usage}")
+            except SystemExit:
+                report_error(f"invalid arguments — see {usage}")
+            except KeyboardInterrupt:
+                report_error("interrupted")
+            except Exception as exc:  # noqa: BLE001 - the promise is: no tracebacks
+                report_error(f"unexpected {type(exc).__name__}: {exc} — please report this "
+                             "at the lmsnb issue tracker")
+            return None
+
+        return wrapper
+
+    return deco
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of exiting."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise UsageError(message)
+
+    def exit(self, status: int = 0, message: str | None = None) -> Any:  # type: ignore[override]
+        if message:
+            raise UsageError(message)
+        raise UsageError("see the help above")
+
+
+class _Namespace(Mapping[str, Any]):
+    """A read-only view of the notebook namespace for ``str.format`` with a clear miss message."""
+
+    def __init__(self, ns: Mapping[str, Any]) -> None:
+        self.ns = ns
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self.ns:
+            return self.ns[key]
+        raise ConfigError(f"unknown variable {{{key}}} in the prompt",
+                          hint=f"define {key} in a cell above, or write {{{{{key}}}}} for literal "
+                               "braces")
+
+    def __iter__(self) -> Any:
+        return iter(self.ns)
+
+    def __len__(self) -> int:
+        return len(self.ns)
+
+
+def interpolate(text: str, ns: Mapping[str, Any]) -> str:
+    """``{name}``, ``{name.attr}``, ``{name[0]}`` and ``{x:.2f}`` from ``ns``; ``{{`` → ``{``."""
+    try:
+        return string.Formatter().vformat(text, (), _Namespace(ns))
+    except LmsnbError:
+        raise
+    except IndexError:
+        raise ConfigError("empty {} in the prompt",
+                          hint="put a variable name inside, or write {{}} for literal braces"
+                          ) from None
+    except (ValueError, AttributeError, KeyError, TypeError) as exc:
+        raise ConfigError(f"cannot fill the prompt's {{…}} fields: {exc}",
+                          hint="write {{ and }} for literal braces, or use --raw") from None
+
+
+def _models_parser() -> _Parser:
+    p = _Parser(prog="%lms_models", add_help=False)
+    sub = p.add_subparsers(dest="cmd")
+    sub.add_parser("list", add_help=False)
+    sub.add_parser("loaded", add_help=False)
+    sub.add_parser("downloaded", add_help=False)
+    sub.add_parser("manager", add_help=False)
+    load = sub.add_parser("load", add_help=False)
+    load.add_argument("key")
+    load.add_argument("--identifier", "--id")
+    load.add_argument("--new", action="store_true")
+    load.add_argument("--ttl")
+    load.add_argument("--context", type=int)
+    load.add_argument("--gpu")
+    unload = sub.add_parser("unload", add_help=False)
+    unload.add_argument("identifier", nargs="?")
+    unload.add_argument("--all", action="store_true")
+    ttl = sub.add_parser("ttl", add_help=False)
+    ttl.add_argument("key")
+    ttl.add_argument("seconds")
+    info = sub.add_parser("info", add_help=False)
+    info.add_argument("identifier", nargs="?")
+    return p
+
+
+def _split(line: str) -> list[str]:
+    from IPython.utils.process import arg_split
+
+    return arg_split(line, posix=True)
+
+
+def _parse(magic: Any, line: str) -> argparse.Namespace:
+    """Parse with POSIX quoting (IPython's parse_argstring keeps the quotes in values)."""
+    return magic.parser.parse_args(_split(line))
+
+
+_CONFIG_KEYS = {"model", "system", "session", "format", "wait", "timeout"}
+
+
+@magics_class
+class LmsMagics(Magics):
+    """The chat, model and monitor magics. ``defaults`` is what ``%lms_config`` sets."""
+
+    def __init__(self, shell: Any) -> None:
+        super().__init__(shell)
+        self.defaults: dict[str, Any] = {}
+
+    # -- %%lms_chat ------------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("-m", "--model", help="model key or identifier (default: the first loaded LLM)")
+    @argument("-s", "--system", help="system prompt (sets it on the session)")
+    @argument("-t", "--temperature", type=float, help="sampling temperature")
+    @argument("-n", "--max-tokens", help="maximum tokens to generate (or 'unlimited')")
+    @argument("-p", "--top-p", type=float, help="top-p sampling")
+    @argument("-S", "--session", help="named conversation (default: 'default')")
+    @argument("--new", "--reset", dest="new", action="store_true",
+              help="start the session afresh (keeps nothing, not even the system prompt)")
+    @argument("--once", action="store_true", help="one-shot: no history sent or kept")
+    @argument("-o", "--var", help="store the reply text in this notebook variable")
+    @argument("-f", "--format", choices=stream_view.FORMATS, help="render as markdown/text/code")
+    @argument("--tools", help="comma-separated notebook functions the model may call")
+    @argument("--raw", action="store_true", help="do not interpolate {var} in the prompt")
+    @argument("--wait", action="store_true",
+              help="block until the answer is complete (stop with Kernel → Interrupt)")
+    @cell_magic
+    def lms_chat(self, line: str, cell: str) -> None:
+        """Chat with a local model; the cell body is the prompt and the answer streams below.
+
+        Notebook variables are interpolated with ``{name}``; ``{{`` writes a literal brace.
+        The answer streams in the background so the Stop button works; the next cell waits for
+        it. Examples::
+
+            %%lms_chat -t 0.2 --session poems -o haiku
+            Write a haiku about {topic}.
+        """
+        self._chat(line, cell)
+
+    @_guard("%%lms_chat? for the flags")
+    def _chat(self, line: str, cell: str) -> None:
+        args = _parse(self.lms_chat, line)
+        d = self.defaults
+        prompt = (cell if args.raw else interpolate(cell, self.shell.user_ns)).strip()
+        if not prompt.strip():
+            raise ConfigError("the prompt is empty", hint="write the question in the cell body")
+        config = dict(d.get("config", {}))
+        for key, value in (("temperature", args.temperature), ("maxTokens", args.max_tokens),
+                           ("topPSampling", args.top_p)):
+            if value is not None:
+                config[key] = value
+        if config:
+            config = cfg.normalize_prediction_config(config)  # bad values fail here, early
+        model = args.model or d.get("model")
+        fmt = args.format or d.get("format", "markdown")
+        wait = args.wait or bool(d.get("wait")) or not stream_view.in_kernel()
+        name = args.session or d.get("session", "default")
+        if args.once:
+            session = chat_api.Session(args.system or d.get("system"), model=model)
+        else:
+            session = chat_api.get_session(name)
+            if args.new:
+                session.reset(keep_system=False)
+            if args.system is not None:
+                session.system = args.system
+            elif session.system is None and d.get("system") and not session.history:
+                session.system = d["system"]
+        if args.tools:
+            events = session.act(prompt, self._tools(args.tools), config=config, model=model)
+        else:
+            events = session.stream(prompt, config=config, model=model,
+                                    remember=not args.once)
+        if args.var:
+            user_ns = self.shell.user_ns
+            var = args.var
+            if not var.isidentifier():
+                raise ConfigError(f"--var {var!r} is not a Python name")
+            events.add_done_callback(lambda done: user_ns.__setitem__(var, done.text))
+        title = f"{name}" if not args.once and name != "default" else None
+        if wait:
+            stream_view.render_stream(events, title=title, fmt=fmt)
+        else:
+            stream_view.start_stream(events, title=title, fmt=fmt)
+
+    def _tools(self, names: str) -> list[Callable[..., Any]]:
+        tools = []
+        for name in (n.strip() for n in names.split(",") if n.strip()):
+            fn = self.shell.user_ns.get(name)
+            if not callable(fn):
+                raise ConfigError(f"--tools: {name!r} is not a function in the notebook",
+                                  hint="define it with def in a cell above")
+            tools.append(fn)
+        return tools
+
+    # -- %lms_models -----------------------------------------------------------------------
+
+    @line_magic
+    def lms_models(self, line: str = "") -> Any:
+        """Models: ``%lms_models`` (table), ``loaded``, ``downloaded``, ``manager``,
+        ``load KEY [--identifier ID] [--new] [--ttl S] [--context N] [--gpu X]``,
+        ``unload ID|--all``, ``ttl KEY SECONDS``, ``info [ID]``."""
+        return self._models(line)
+
+    @_guard("%lms_models? for the sub-commands")
+    def _models(self, line: str) -> Any:
+        from . import models
+
+        words = _split(line)
+        if words and words[0] not in ("list", "loaded", "downloaded", "manager", "load",
+                                      "unload", "ttl", "info"):
+            import difflib
+
+            close = difflib.get_close_matches(words[0], ["list", "loaded", "downloaded",
+                                                         "manager", "load", "unload", "ttl",
+                                                         "info"], n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "see %lms_models?"
+            raise ConfigError(f"unknown sub-command {words[0]!r}", hint=hint)
+        args = _models_parser().parse_args(words)
+        cmd = args.cmd or "list"
+        if cmd == "list":
+            return models.table()
+        if cmd == "loaded":
+            return models.loaded()
+        if cmd == "downloaded":
+            return models.downloaded()
+        if cmd == "manager":
+            from .widgets.model_manager import ModelManager
+
+            return ModelManager()
+        if cmd == "load":
+            gpu: Any = args.gpu
+            if gpu is not None and gpu not in ("max", "off"):
+                try:
+                    gpu = float(gpu)
+                except ValueError:
+                    raise ConfigError(f"--gpu {gpu!r} is not a number",
+                                      hint="use a ratio 0..1, 'max' or 'off'") from None
+            models.load(args.key, identifier=args.identifier, new_instance=args.new,
+                        ttl=args.ttl, context_length=args.context, gpu=gpu)
+            return None
+        if cmd == "unload":
+            if args.all:
+                ids = models.unload_all()
+                print(f"unloaded {', '.join(ids) or 'nothing'}")
+            elif args.identifier:
+                models.unload(args.identifier)
+                print(f"unloaded {args.identifier}")
+            else:
+                raise ConfigError("which model?", hint="%lms_models unload ID (or --all)")
+            return None
+        if cmd == "ttl":
+            inst = models.set_ttl(args.key, args.seconds)
+            print(f"{inst.get('identifier')}: TTL set to {args.seconds} s")
+            return None
+        if cmd == "info":
+            return models.info(args.identifier)
+        return None
+
+    # -- %lms_host / %lms_config -----------------------------------------------------------
+
+    @line_magic
+    def lms_host(self, line: str = "") -> None:
+        """``%lms_host`` shows the server; ``%lms_host HOST[:PORT]`` connects to another one."""
+        self._host(line)
+
+    @_guard("%lms_host?")
+    def _host(self, line: str) -> None:
+        host = line.strip()
+        if host:
+            conn = client.connect(host)
+            print(f"connected to LM Studio at {conn.host}")
+        else:
+            conn = client.get_connection()
+            state = "reachable" if client.is_reachable(conn.host) else "NOT reachable"
+            print(f"LM Studio at {conn.host} ({state})")
+
+    @line_magic
+    def lms_config(self, line: str = "") -> None:
+        """Defaults for ``%%lms_chat``: ``%lms_config temperature=0.2 model=qwen format=text``.
+
+        Keys: model, system, session, format, wait, timeout (seconds) and any prediction
+        setting (temperature, maxTokens, topP, …). ``%lms_config --reset`` clears them.
+        """
+        self._config(line)
+
+    @_guard("%lms_config?")
+    def _config(self, line: str) -> None:
+        words = _split(line)
+        if words == ["--reset"]:
+            self.defaults.clear()
+            print("lmsnb defaults cleared")
+            return
+        pred: dict[str, Any] = dict(self.defaults.get("config", {}))
+        updates: dict[str, Any] = {}
+        for word in words:
+            if "=" not in word:
+                raise ConfigError(f"{word!r} is not key=value",
+                                  hint="e.g. %lms_config temperature=0.2")
+            key, raw = word.split("=", 1)
+            value = _parse_value(raw)
+            if key in _CONFIG_KEYS:
+                if key == "format" and value not in stream_view.FORMATS:
+                    raise ConfigError(f"format={value!r} is not one of "
+                                      f"{', '.join(stream_view.FORMATS)}")
+                if key == "timeout":
+                    client.set_timeout(None if value in (None, "none") else value)
+                updates[key] = value
+            else:
+                pred[key] = value
+        if pred:
+            cfg.normalize_prediction_config(pred)  # raises ConfigError with "did you mean"
+        self.defaults.update(updates)
+        if pred:
+            self.defaults["config"] = pred
+        shown = {k: v for k, v in self.defaults.items()}
+        print("lmsnb defaults: " + (json.dumps(shown, default=str) if shown else "none"))
+
+    # -- %lms_stats / %lms_history / %lms_embed --------------------------------------------
+
+    @line_magic
+    def lms_stats(self, line: str = "") -> Any:
+        """Every prediction of this kernel: ``%lms_stats`` (summary + rows), ``--plot``,
+        ``--reset``."""
+        return self._stats(line)
+
+    @_guard("%lms_stats?")
+    def _stats(self, line: str) -> Any:
+        from .monitor import clear, monitor
+
+        words = _split(line)
+        if "--reset" in words:
+            clear()
+            print("prediction stats cleared")
+            return None
+        unknown = [w for w in words if w not in ("--plot",)]
+        if unknown:
+            raise ConfigError(f"unknown option {unknown[0]!r}", hint="use --plot or --reset")
+        mon = monitor()
+        if "--plot" in words:
+            return mon.plot()
+        return mon
+
+    @magic_arguments()
+    @argument("-S", "--session", default=None, help="session name (default: 'default')")
+    @argument("--save", help="write the session to this JSON file")
+    @argument("--load", help="replace the session by one saved to this JSON file")
+    @argument("--undo", action="store_true", help="drop the last exchange")
+    @argument("--reset", action="store_true", help="forget the conversation")
+    @line_magic
+    def lms_history(self, line: str = "") -> Any:
+        """Show, save, load, undo or reset a chat session's history."""
+        return self._history(line)
+
+    @_guard("%lms_history?")
+    def _history(self, line: str) -> Any:
+        args = _parse(self.lms_history, line)
+        name = args.session or self.defaults.get("session", "default")
+        if args.load:
+            loaded = chat_api.Session.load(args.load)
+            loaded.name = name
+            chat_api._sessions[name] = loaded
+            print(f"session {name!r} loaded from {args.load} ({len(loaded.history)} messages)")
+            return None
+        session = chat_api.get_session(name)
+        if args.save:
+            session.save(args.save)
+            print(f"session {name!r} saved to {args.save}")
+            return None
+        if args.undo:
+            removed = session.undo()
+            print(f"removed {len(removed)} messages from {name!r}")
+            return None
+        if args.reset:
+            session.reset()
+            print(f"session {name!r} reset")
+            return None
+        return session.messages()
+
+    @magic_arguments()
+    @argument("source", help="notebook variable holding a string, a list of strings or a Series")
+    @argument("-m", "--model", help="embedding model (default: the first loaded one)")
+    @argument("-o", "--var", default="embeddings", help="variable for the result")
+    @argument("--df", action="store_true", help="store a DataFrame (text, embedding)")
+    @line_magic
+    def lms_embed(self, line: str = "") -> None:
+        """Embed the texts in a notebook variable: ``%lms_embed texts -o vectors``."""
+        self._embed(line)
+
+    @_guard("%lms_embed?")
+    def _embed(self, line: str) -> None:
+        from .embed import embed, embed_df
+
+        args = _parse(self.lms_embed, line)
+        if args.source not in self.shell.user_ns:
+            raise ConfigError(f"no notebook variable called {args.source!r}",
+                              hint="pass the name of a list of strings")
+        texts = self.shell.user_ns[args.source]
+        if not isinstance(texts, str):
+            texts = [t for t in texts]
+        result = embed_df(texts, args.model) if args.df else embed(texts, args.model)
+        self.shell.user_ns[args.var] = result
+        print(f"{args.var} = {type(result).__name__} of shape {result.shape}")
+
+    @line_cell_magic
+    def lms_chat_panel(self, line: str = "", cell: str | None = None) -> Any:
+        """A chat panel widget: ``%lms_chat_panel [SESSION]``."""
+        return self._panel(line)
+
+    @_guard("%lms_chat_panel?")
+    def _panel(self, line: str) -> Any:
+        from .widgets.chat_panel import ChatPanel
+
+        return ChatPanel(session=line.strip() or "default")
+
+
+def _parse_value(raw: str) -> Any:
+    """``0.2`` → float, ``true`` → True, ``none`` → None, ``[1,2]`` → list, else the string."""
+    low = raw.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    if low in ("none", "null"):
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _before_cell(*_args: Any) -> None:
+    """Barrier: a cell waits for answers still streaming from earlier cells ("Run All" order)."""
+    if stream_view.pending():
+        stream_view.wait_pending()
+
+
+def register(ipython: Any) -> LmsMagics:
+    """Register the magics (and the streaming barrier) on an IPython shell."""
+    magics = LmsMagics(ipython)
+    ipython.register_magics(magics)
+    try:
+        ipython.events.unregister("pre_run_cell", _before_cell)
+    except ValueError:
+        pass
+    ipython.events.register("pre_run_cell", _before_cell)
+    return magics

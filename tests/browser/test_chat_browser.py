@@ -1,0 +1,71 @@
+"""%%lms_chat and %lms_models in a real JupyterLab (headless Chromium) against the simulator.
+
+One notebook, one Run All: a streamed answer with its stats footer, model output that tries to
+run script (it must not), a model load whose bar reaches 100 %, and a long answer stopped
+midway with the Stop button — which works because the cell returns while a worker thread
+streams, so the idle kernel processes the click.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from lmsnb.sim import Timing
+
+from .conftest import LabPage
+
+pytestmark = pytest.mark.browser
+
+EVIL = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> [x](javascript:window.__pwned=3)'
+
+
+def test_chat_stream_stop_and_load(sim, jupyter_lab, lab_page: LabPage) -> None:
+    sim.timing = Timing(tokens_per_second=40, load_seconds=1.0)
+    sim.set_behaviour("lorem", model="llama-3.2-1b-instruct")
+    jupyter_lab.write_notebook("chat.ipynb", [
+        f"%load_ext lmsnb\n%lms_host {sim.host}",
+        "%%lms_chat -o reply\nHello **browser**",
+        f"%%lms_chat --session evil\n{EVIL}",
+        "%lms_models load llama-3.2-1b-instruct --context 2048",
+        "%%lms_chat -m llama-3.2-1b-instruct --session long\nTell me a very long story",
+    ])
+    lab_page.open("chat.ipynb")
+    lab_page.run_all()
+    page = lab_page.page
+
+    # 1. streamed answer + stats footer
+    done = lab_page.wait_for(".lmsnb-stream-view .lmsnb-footer.lmsnb-done")
+    assert "stop: eosFound" in done.text_content() and "tok/s" in done.text_content()
+    answer = page.locator(".lmsnb-stream-view .lmsnb-answer").first
+    assert "You said: Hello" in answer.text_content()
+
+    # 2. model output is shown as text, never run
+    page.wait_for_function("document.querySelectorAll('.lmsnb-footer.lmsnb-done').length >= 2")
+    evil = page.locator(".lmsnb-stream-view .lmsnb-answer").nth(1)
+    assert "<script>" in evil.text_content() and "onerror" in evil.text_content()
+    assert evil.locator("img, script, a[href^='javascript']").count() == 0
+    assert page.evaluate("window.__pwned") is None
+
+    # 3. the load bar reaches 100 %
+    page.wait_for_function(
+        "() => { const b = document.querySelector('.lmsnb-progress .progress-bar');"
+        " return b && b.style.width === '100%'; }", timeout=30_000)
+    assert "loaded as" in page.locator(".lmsnb-progress-label").first.text_content()
+
+    # 4. a long answer: wait until it is visibly streaming, then click Stop
+    long_answer = page.locator(".lmsnb-stream-view .lmsnb-answer").nth(2)
+    page.wait_for_function(
+        "() => { const a = document.querySelectorAll('.lmsnb-stream-view .lmsnb-answer')[2];"
+        " return a && a.textContent.split(' ').length > 20; }", timeout=30_000)
+    page.locator(".lmsnb-stream-view .lmsnb-stop").nth(2).click()
+    footer = page.locator(".lmsnb-stream-view .lmsnb-footer").nth(2)
+    page.wait_for_function(
+        "() => { const f = document.querySelectorAll('.lmsnb-stream-view .lmsnb-footer')[2];"
+        " return f && f.textContent.includes('userStopped'); }", timeout=15_000)
+    words = len(long_answer.text_content().split())
+    assert 20 < words < 1000, words  # 2000 words at 40 tok/s would take 50 s
+    assert "userStopped" in footer.text_content()
+    assert sim.counters["llm.predict"].generated_tokens < 1000  # the server really stopped
+    lab_page.wait_idle()
+    assert not lab_page.output_errors(), lab_page.output_errors()
+    assert not lab_page.errors, lab_page.errors
