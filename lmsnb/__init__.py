@@ -11,6 +11,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+from . import monitor as _monitor  # noqa: F401 - subscribes to every prediction's stats
 from .client import connect, get_connection, get_timeout, set_timeout
 from .errors import (
     Cancelled,

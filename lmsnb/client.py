@@ -105,6 +105,27 @@ def set_timeout(seconds: float | None) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Prediction listeners (the monitor subscribes here, so every prediction is counted once)
+
+_listeners: list[Callable[[PredictionStats], None]] = []
+
+
+def on_prediction(listener: Callable[[PredictionStats], None]) -> Callable[[PredictionStats], None]:
+    """Call ``listener(stats)`` after every finished prediction of this process."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+    return listener
+
+
+def _notify(stats: PredictionStats) -> None:
+    for listener in list(_listeners):
+        try:
+            listener(stats)
+        except Exception:  # noqa: BLE001, S110 - a broken listener must not break a prediction
+            pass
+
+
+# ---------------------------------------------------------------------------------------------
 # Error translation
 
 
@@ -522,6 +543,7 @@ class Connection:
                 stats.stop_reason = "userStopped"
             parsed = result.parsed if getattr(result, "structured", False) else None
             pred.done = Done(result.content, stats, parsed=parsed)
+            _notify(stats)
             yield pred.done
 
         return Prediction(events)
@@ -536,6 +558,7 @@ class Connection:
         """
         pred_cfg = cfg.normalize_prediction_config(config)
         chat = _to_chat(history)
+        name = model or self.default_model("llm")
         events: queue.Queue[Any] = queue.Queue()
         texts: list[str] = []
         calls: list[ToolCall] = []
@@ -575,7 +598,7 @@ class Connection:
         def worker() -> None:
             try:
                 def run(c: lmstudio.Client) -> Any:
-                    return self._handle("llm", model, c).act(
+                    return self._handle("llm", name, c).act(
                         chat, wrapped, max_prediction_rounds=max_rounds, config=pred_cfg or None,
                         on_prediction_fragment=on_fragment,
                         on_prediction_completed=lambda r: last_stats.append(r.stats))
@@ -595,9 +618,10 @@ class Connection:
                     raise translate(item, self.host, model) if not isinstance(
                         item, LmsnbError) else item
                 yield item
-            stats = _stats_from(last_stats[-1] if last_stats else None, model or "",
+            stats = _stats_from(last_stats[-1] if last_stats else None, name,
                                 started, first[0] if first else None, len(texts))
             stats.kind = "act"
+            _notify(stats)
             yield Done("".join(texts), stats, tool_calls=tuple(calls))
 
         return stream()

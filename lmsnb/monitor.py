@@ -1,6 +1,6 @@
 """Every prediction of this kernel, as a DataFrame (the seed's "ModelMonitor", built in).
 
-``chat.py`` records the stats of each prediction here; ``lmsnb.monitor()`` returns a ``Monitor``
+``lmsnb.client`` reports the stats of each prediction here (chat, tools and GraphRAG calls); ``lmsnb.monitor()`` returns a ``Monitor``
 whose ``.df`` has one row per prediction, ``.summary()`` aggregates per model, and ``.plot()``
 draws tokens/s over time with matplotlib when it is installed (otherwise a styled table).
 Recording is idempotent per stats object, so the client may record too without double counts.
@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from .client import on_prediction
 from .events import PredictionStats
 
 __all__ = ["Monitor", "monitor", "record", "clear"]
@@ -32,6 +33,9 @@ def record(stats: PredictionStats) -> None:
     """Remember one prediction's stats (the same object twice counts once)."""
     with _lock:
         _records[id(stats)] = stats  # the dict holds the object, so its id stays unique
+
+
+on_prediction(record)  # every prediction through lmsnb.client, GraphRAG's included
 
 
 def clear() -> None:

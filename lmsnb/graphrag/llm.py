@@ -69,17 +69,23 @@ class LMStudioChat:
             self._model = _conn().default_model("llm")
         return self._model
 
-    def complete(self, messages: list[dict[str, str]], *, json_schema: dict | None = None,
-                 max_tokens: int | None = None, temperature: float | None = None) -> Completion:
+    def stream(self, messages: list[dict[str, str]], *, json_schema: dict | None = None,
+               max_tokens: int | None = None, temperature: float | None = None) -> Any:
+        """A live, cancellable event iterator (``lmsnb.client.Prediction``) for one call."""
         config: dict[str, Any] = {}
         if max_tokens is not None:
             config["maxTokens"] = int(max_tokens)
         if temperature is not None:
             config["temperature"] = float(temperature)
+        return _conn().predict(self.key, messages, config=config or None,
+                               response_format=json_schema, kind="graphrag")
+
+    def complete(self, messages: list[dict[str, str]], *, json_schema: dict | None = None,
+                 max_tokens: int | None = None, temperature: float | None = None) -> Completion:
         t0 = time.perf_counter()
         done = None
-        for event in _conn().predict(self.key, messages, config=config or None,
-                                     response_format=json_schema):
+        for event in self.stream(messages, json_schema=json_schema, max_tokens=max_tokens,
+                                 temperature=temperature):
             done = event
         seconds = time.perf_counter() - t0
         text = getattr(done, "text", "") or ""

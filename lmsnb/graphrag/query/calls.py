@@ -62,19 +62,8 @@ def complete(chat: Any, messages: Messages, *, stage: str, log: CallLog,
 
 def _open_stream(chat: Any, messages: Messages, kw: dict[str, Any]) -> Any:
     """An event iterator for one streamed call, or None when the model cannot stream."""
-    if hasattr(chat, "stream"):
+    if hasattr(chat, "stream"):  # LMStudioChat streams straight from the connection
         return chat.stream(messages, **kw)
-    from ..llm import LMStudioChat
-
-    if isinstance(chat, LMStudioChat):  # stream straight from the connection (it can cancel)
-        from ...client import get_connection
-
-        config: dict[str, Any] = {}
-        if kw.get("max_tokens") is not None:
-            config["maxTokens"] = int(kw["max_tokens"])
-        if kw.get("temperature") is not None:
-            config["temperature"] = float(kw["temperature"])
-        return get_connection().predict(chat.key, messages, config=config or None)
     return None
 
 
