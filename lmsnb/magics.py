@@ -38,7 +38,7 @@ def report_error(message: str) -> None:
     print(f"lmsnb: {message}", file=sys.stderr)
 
 
-def _guard(usage: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def guard(usage: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Turn every expected failure into one line with the fix."""
 
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -189,7 +189,7 @@ class LmsMagics(Magics):
         """
         self._chat(line, cell)
 
-    @_guard("%%lms_chat? for the flags")
+    @guard("%%lms_chat? for the flags")
     def _chat(self, line: str, cell: str) -> None:
         args = _parse(self.lms_chat, line)
         d = self.defaults
@@ -253,7 +253,7 @@ class LmsMagics(Magics):
         ``unload ID|--all``, ``ttl KEY SECONDS``, ``info [ID]``."""
         return self._models(line)
 
-    @_guard("%lms_models? for the sub-commands")
+    @guard("%lms_models? for the sub-commands")
     def _models(self, line: str) -> Any:
         from . import models
 
@@ -315,7 +315,7 @@ class LmsMagics(Magics):
         """``%lms_host`` shows the server; ``%lms_host HOST[:PORT]`` connects to another one."""
         self._host(line)
 
-    @_guard("%lms_host?")
+    @guard("%lms_host?")
     def _host(self, line: str) -> None:
         host = line.strip()
         if host:
@@ -335,7 +335,7 @@ class LmsMagics(Magics):
         """
         self._config(line)
 
-    @_guard("%lms_config?")
+    @guard("%lms_config?")
     def _config(self, line: str) -> None:
         words = _split(line)
         if words == ["--reset"]:
@@ -375,7 +375,7 @@ class LmsMagics(Magics):
         ``--reset``."""
         return self._stats(line)
 
-    @_guard("%lms_stats?")
+    @guard("%lms_stats?")
     def _stats(self, line: str) -> Any:
         from .monitor import clear, monitor
 
@@ -403,7 +403,7 @@ class LmsMagics(Magics):
         """Show, save, load, undo or reset a chat session's history."""
         return self._history(line)
 
-    @_guard("%lms_history?")
+    @guard("%lms_history?")
     def _history(self, line: str) -> Any:
         args = _parse(self.lms_history, line)
         name = args.session or self.defaults.get("session", "default")
@@ -438,7 +438,7 @@ class LmsMagics(Magics):
         """Embed the texts in a notebook variable: ``%lms_embed texts -o vectors``."""
         self._embed(line)
 
-    @_guard("%lms_embed?")
+    @guard("%lms_embed?")
     def _embed(self, line: str) -> None:
         from .embed import embed, embed_df
 
@@ -458,7 +458,7 @@ class LmsMagics(Magics):
         """A chat panel widget: ``%lms_chat_panel [SESSION]``."""
         return self._panel(line)
 
-    @_guard("%lms_chat_panel?")
+    @guard("%lms_chat_panel?")
     def _panel(self, line: str) -> Any:
         from .widgets.chat_panel import ChatPanel
 

@@ -5,6 +5,7 @@ idx = lmsnb.graphrag.build_index(docs, llm="qwen2.5-7b-instruct",
                                  embedding_model="text-embedding-nomic-embed-text-v1.5")
 idx.entities            # a plain DataFrame, Microsoft GraphRAG's columns
 idx.to_parquet("out")   # a folder GraphRAG's own tools read
+idx.query("Who is Scrooge?", method="local")   # local | global | basic | drift
 ```
 
 Heavy modules load on first use so ``import lmsnb.graphrag`` stays cheap.
@@ -18,7 +19,7 @@ from .index import GraphIndex
 
 __all__ = ["GraphIndex", "build_index", "estimate", "embed_index", "LMStudioChat",
            "LMStudioEmbedder", "LocalEmbedder", "ChatModel", "Embedder", "Completion",
-           "load_prompt"]
+           "load_prompt", "run_query", "QueryResult", "QueryConfig"]
 
 _LAZY = {
     "build_index": ".build", "estimate": ".build", "update_index": ".build",
@@ -26,6 +27,7 @@ _LAZY = {
     "LMStudioChat": ".llm", "LMStudioEmbedder": ".llm", "LocalEmbedder": ".llm",
     "ChatModel": ".llm", "Embedder": ".llm", "Completion": ".llm",
     "load_prompt": ".extract",
+    "run_query": ".query", "QueryResult": ".query", "QueryConfig": ".query",
 }
 
 

@@ -13,17 +13,16 @@ What are the main themes of the story?
 from __future__ import annotations
 
 import argparse
-import functools
 import html
 import shlex
-from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from ..errors import ConfigError, LmsnbError
+from ..errors import ConfigError
+from ..magics import guard
 from .query import METHODS, QueryResult, run_query
 
 __all__ = ["GraphRAGMagics", "register"]
@@ -31,33 +30,6 @@ __all__ = ["GraphRAGMagics", "register"]
 USAGE = "%%graphrag_query? for the flags"
 
 
-def _report(message: str) -> None:
-    from ..magics import report_error
-
-    report_error(message)
-
-
-def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Expected failures -> one readable line (with the fix) instead of a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except LmsnbError as exc:
-            _report(str(exc))
-        except UsageError as exc:
-            _report(f"{str(exc).strip().splitlines()[-1]} — see {USAGE}")
-        except SystemExit:
-            _report(f"invalid arguments — see {USAGE}")
-        except KeyboardInterrupt:
-            _report("interrupted")
-        except Exception as exc:  # noqa: BLE001 - the promise is: no tracebacks
-            _report(f"unexpected {type(exc).__name__}: {exc} — please report this at the "
-                    "lmsnb issue tracker")
-        return None
-
-    return wrapper
 
 
 def _parse(magic: Any, line: str) -> argparse.Namespace:
@@ -109,7 +81,7 @@ class GraphRAGMagics(Magics):
         """
         self._query(line, cell)
 
-    @_guard
+    @guard(USAGE)
     def _query(self, line: str, cell: str) -> None:
         args = _parse(self.graphrag_query, line)
         ns = self.shell.user_ns
