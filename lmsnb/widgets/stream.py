@@ -192,6 +192,8 @@ class StreamView:
             with _pending_lock:
                 if self in _pending:
                     _pending.remove(self)
+            if self._thread is not None:  # background stream: keep the answer in the notebook
+                self.finalize_display()
 
     def start(self, events: Iterable[Event]) -> StreamView:
         """Stream in a background thread and return at once (the Stop button stays live)."""
@@ -255,15 +257,18 @@ class StreamView:
         return self.start(events).wait()
 
     def finalize_display(self) -> None:
-        """Replace the live widget by static HTML + text (kept in the saved notebook).
+        """Replace the live widget by static HTML + text, which the saved notebook keeps.
 
-        Only call this while the cell that displayed the view is still running: a later
-        ``update_display`` no longer reaches JupyterLab's output area.
+        JupyterLab does not save widget state, so without this a reopened notebook would show
+        no answer. ``update_display`` works from the streaming thread after the cell ended
+        (checked in JupyterLab 4 and nbclient).
         """
         if self._handle is None or not self._finished.is_set():
             return
         plain = self.text + (f"\n\n{self.error}" if self.error else "") + f"\n[{self.status}]"
-        self._handle.update({"text/html": self._html() + _footer_static(self.status),
+        static = (f'<div class="lmsnb-stream-view lmsnb-static">{self._html()}'
+                  f"{_footer_static(self.status)}</div>")
+        self._handle.update({"text/html": static,
                              "text/plain": plain}, raw=True)
 
 

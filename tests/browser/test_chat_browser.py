@@ -50,14 +50,16 @@ def test_chat_stream_stop_and_load(sim, jupyter_lab, lab_page: LabPage) -> None:
     page.wait_for_function(
         "() => { const b = document.querySelector('.lmsnb-progress .progress-bar');"
         " return b && b.style.width === '100%'; }", timeout=30_000)
-    assert "loaded as" in page.locator(".lmsnb-progress-label").first.text_content()
+    page.wait_for_function(
+        "() => { const l = document.querySelector('.lmsnb-progress-label');"
+        " return l && l.textContent.includes('loaded as'); }", timeout=15_000)
 
     # 4. a long answer: wait until it is visibly streaming, then click Stop
     long_answer = page.locator(".lmsnb-stream-view .lmsnb-answer").nth(2)
     page.wait_for_function(
         "() => { const a = document.querySelectorAll('.lmsnb-stream-view .lmsnb-answer')[2];"
         " return a && a.textContent.split(' ').length > 20; }", timeout=30_000)
-    page.locator(".lmsnb-stream-view .lmsnb-stop").nth(2).click()
+    page.locator(".lmsnb-stream-view").nth(2).locator(".lmsnb-stop").click()
     footer = page.locator(".lmsnb-stream-view .lmsnb-footer").nth(2)
     page.wait_for_function(
         "() => { const f = document.querySelectorAll('.lmsnb-stream-view .lmsnb-footer')[2];"
@@ -67,5 +69,7 @@ def test_chat_stream_stop_and_load(sim, jupyter_lab, lab_page: LabPage) -> None:
     assert "userStopped" in footer.text_content()
     assert sim.counters["llm.predict"].generated_tokens < 1000  # the server really stopped
     lab_page.wait_idle()
+    # finished answers are static HTML outputs, so the saved notebook keeps them
+    page.wait_for_function("document.querySelectorAll('.lmsnb-static').length === 3")
     assert not lab_page.output_errors(), lab_page.output_errors()
     assert not lab_page.errors, lab_page.errors
