@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import string
 import sys
 from collections.abc import Callable, Mapping
@@ -175,7 +176,8 @@ class LmsMagics(Magics):
     @argument("--tools", help="comma-separated notebook functions the model may call")
     @argument("--raw", action="store_true", help="do not interpolate {var} in the prompt")
     @argument("--wait", action="store_true",
-              help="block until the answer is complete (stop with Kernel → Interrupt)")
+              help="block until the answer is complete (stop with Kernel → Interrupt); "
+                   "also the default when $LMSNB_WAIT=1, e.g. for nbconvert/nbclient runs")
     @cell_magic
     def lms_chat(self, line: str, cell: str) -> None:
         """Chat with a local model; the cell body is the prompt and the answer streams below.
@@ -205,7 +207,8 @@ class LmsMagics(Magics):
             config = cfg.normalize_prediction_config(config)  # bad values fail here, early
         model = args.model or d.get("model")
         fmt = args.format or d.get("format", "markdown")
-        wait = args.wait or bool(d.get("wait")) or not stream_view.in_kernel()
+        wait = (args.wait or bool(d.get("wait")) or os.environ.get("LMSNB_WAIT") == "1"
+                or not stream_view.in_kernel())
         name = args.session or d.get("session", "default")
         if args.once:
             session = chat_api.Session(args.system or d.get("system"), model=model)
