@@ -3,7 +3,8 @@
     python benchmarks/bench_chat.py [--runs 5] [--texts 10000]
 
 Prints two ratios (lower is better), each against a baseline measured in the same run with the
-same simulated latency:
+same simulated latency. The simulator runs in its own process, as LM Studio does, so the
+client side (the SDK and lmsnb) does not share a GIL with the server:
 
 - streamed chat wall time, lmsnb ÷ bare SDK ``respond_stream`` (target ≤ 1.05). lmsnb is
   measured twice: the API stream alone, and the API stream rendered by the stream view
@@ -15,7 +16,9 @@ same simulated latency:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,18 +30,34 @@ import lmstudio  # noqa: E402
 import lmsnb  # noqa: E402
 from lmsnb import chat  # noqa: E402
 from lmsnb.embed import embed  # noqa: E402
-from lmsnb.sim import Simulator, Timing, lorem  # noqa: E402
 from lmsnb.widgets import stream as stream_view  # noqa: E402
 
 LLM = "qwen2.5-7b-instruct"
 EMB = "text-embedding-nomic-embed-text-v1.5"
+WORDS = 600
+
+
+@contextlib.contextmanager
+def simulator_process(tps: float, embed_latency: float):
+    """``python -m lmsnb.sim`` in a subprocess; yields its host."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lmsnb.sim", "--port", "0", "--behaviour", "lorem",
+         "--tokens-per-second", str(tps), "--first-token-latency", "0.05",
+         "--embed-seconds", str(embed_latency)],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def _sdk_chat(client: lmstudio.Client, prompt: str) -> float:
     t0 = time.perf_counter()
     history = lmstudio.Chat()
     history.add_user_message(prompt)
-    st = client.llm.model(LLM).respond_stream(history)
+    st = client.llm.model(LLM).respond_stream(history, config={"maxTokens": WORDS})
     for _ in st:
         pass
     st.result()
@@ -47,14 +66,14 @@ def _sdk_chat(client: lmstudio.Client, prompt: str) -> float:
 
 def _lmsnb_chat(prompt: str) -> float:
     t0 = time.perf_counter()
-    chat.ask(prompt, model=LLM)
+    chat.ask(prompt, model=LLM, config={"maxTokens": WORDS})
     return time.perf_counter() - t0
 
 
 def _lmsnb_render(prompt: str) -> float:
     t0 = time.perf_counter()
     view = stream_view.StreamView(display_now=False)
-    view.run(chat.stream(prompt, model=LLM))
+    view.run(chat.stream(prompt, model=LLM, config={"maxTokens": WORDS}))
     return time.perf_counter() - t0
 
 
@@ -67,13 +86,12 @@ def main() -> None:
     ap.add_argument("--embed-latency", type=float, default=0.001, help="s per text (server)")
     args = ap.parse_args()
 
-    timing = Timing(tokens_per_second=args.tps, first_token_latency=0.05,
-                    embed_seconds_per_text=args.embed_latency)
-    with Simulator(port=0, timing=timing) as sim:
-        sim.set_behaviour(lambda req: lorem(req, words=args.words), model=LLM)
-        conn = lmsnb.connect(sim.host)
+    global WORDS
+    WORDS = args.words
+    with simulator_process(args.tps, args.embed_latency) as host:
+        conn = lmsnb.connect(host)
         stream_view.in_kernel = lambda: True  # render into real widgets (no frontend attached)
-        with lmstudio.Client(sim.host) as client:
+        with lmstudio.Client(host) as client:
             prompt = "Tell me a story"
             _sdk_chat(client, prompt)  # warm both paths
             _lmsnb_chat(prompt)

@@ -11,6 +11,7 @@ Why a layer of our own over the SDK:
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import queue
 import re
@@ -41,6 +42,13 @@ from .errors import (
 from .events import Done, Event, FirstToken, Fragment, PredictionStats, PromptProgress, ToolCall
 
 T = TypeVar("T")
+
+# The SDK logs dropped websockets as JSON lines on loggers named after its classes; lmsnb
+# reports a drop as one readable error instead. A NullHandler keeps those lines off stderr
+# (Python's last-resort handler) unless the application configures logging itself.
+for _name in ("AsyncWebsocketHandler", "AsyncWebsocketThread", "SyncToAsyncWebsocketBridge",
+              "SyncLMStudioWebsocket", "AsyncLMStudioWebsocket"):
+    logging.getLogger(_name).addHandler(logging.NullHandler())
 
 HOST_ENV = "LMSNB_HOST"
 DEFAULT_HOST = "localhost:1234"
@@ -150,7 +158,7 @@ def translate(exc: BaseException, host: str, model: str | None = None) -> LmsnbE
         return RequestTimeout(
             f"LM Studio at {host} sent nothing for {get_timeout()} s",
             hint="the model may still be loading or the prompt is long; raise the limit with "
-                 "lmsnb.set_timeout(seconds) or %lms_config --timeout N")
+                 "lmsnb.set_timeout(seconds) or %lms_config timeout=N")
     if isinstance(exc, lmstudio.LMStudioModelNotFoundError) or any(
             code in text for code in ("noModelMatchingQuery", "pathNotFound",
                                       "identifierNotFound", "specificModelUnloaded")):

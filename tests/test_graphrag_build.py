@@ -178,3 +178,22 @@ def test_documents_inputs_update_and_estimate(dulce_text, tmp_path):
     assert list(est.columns) == ["stage", "calls", "prompt_tokens", "completion_tokens"]
     assert est.set_index("stage").loc["extract_graph", "calls"] == 5
     assert est.attrs["chunks"] == 5
+
+
+def test_live_view_grows_while_chunks_are_extracted(dulce_text, tmp_path):
+    from lmsnb.graphview import LiveGraph
+
+    sizes: list[int] = []
+
+    class Recording(LiveGraph):
+        def flush(self) -> None:
+            super().flush()
+            sizes.append(len(self.view._g.entities))
+
+    live = Recording(interval=0.0)
+    idx = build_index([dulce_text], llm=StubLLM(), embedding_model=False, live=live,
+                      cache_dir=tmp_path / "cache", progress=False, chunk_size=300)
+    assert len(sizes) >= 3  # redrawn as chunks arrived, not only at the end
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
+    shown = set(live.view._g.entities["title"].str.upper())
+    assert set(idx.entities["title"].str.upper()) <= shown

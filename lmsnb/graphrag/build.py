@@ -62,7 +62,8 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
                 model_ttl: int = 600, max_cluster_size: int = MAX_CLUSTER_SIZE, seed: int = SEED,
                 use_lcc: bool = True, summary_threshold_tokens: int = 200,
                 summary_max_length: int = 500, report_max_input_tokens: int = 8000,
-                report_max_length: int = 2000, _previous: GraphIndex | None = None) -> GraphIndex:
+                report_max_length: int = 2000, live: Any = False,
+                _previous: GraphIndex | None = None) -> GraphIndex:
     """Build a GraphRAG index from ``docs`` (DataFrame with ``text``, list of strings, or folder).
 
     ``llm``: a model key (LM Studio), a :class:`ChatModel`, or None (standard: the first loaded
@@ -70,6 +71,8 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     None (offline :class:`LocalEmbedder`) or False (no embeddings). ``gleaning``: "auto" (a second
     pass only when the first looks incomplete), "always" (GraphRAG's default) or "never".
     Every LLM call is cached under ``cache_dir`` so an interrupted build resumes for free.
+    ``live=True`` shows the graph growing as chunks are extracted (a ``lmsnb.graphview.LiveGraph``
+    in the notebook; pass your own ``LiveGraph`` to place it yourself).
     """
     if method not in ("standard", "fast"):
         raise ConfigError(f"Unknown method {method!r}", hint="use 'standard' or 'fast'")
@@ -110,8 +113,11 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     parse_report: dict[str, Any] = {}
     if method == "standard":
         assert chat is not None
+        on_chunk = _live_feed(live)
         records = _extract(chat, new_units, entity_types, gleaning, prompts, concurrency, prog,
-                           acc, parse_report)
+                           acc, parse_report, on_chunk)
+        if on_chunk is not None:
+            on_chunk(None)
         entities, relationships = _merge_records(records, _previous)
         t0 = time.perf_counter()
         stage = prog.stage("summarize_descriptions", 0)
@@ -217,9 +223,35 @@ def _as_frame(docs: Any) -> pd.DataFrame:
 # -- extraction ----------------------------------------------------------------------------
 
 
+def _live_feed(live: Any) -> Any:
+    """A per-chunk callback feeding a live graph view (None: no live view)."""
+    if not live:
+        return None
+    import threading
+
+    if live is True:
+        from IPython.display import display
+
+        from ..graphview import LiveGraph
+
+        live = LiveGraph()
+        display(live.view)
+    lock = threading.Lock()
+
+    def feed(res: ParseResult | None) -> None:
+        with lock:  # extraction runs on a thread pool; the view is fed one batch at a time
+            if res is None:
+                live.close()
+            elif res.entities or res.relationships:
+                live.add(pd.DataFrame(res.entities) if res.entities else None,
+                         pd.DataFrame(res.relationships) if res.relationships else None)
+
+    return feed
+
+
 def _extract(chat: CachedChat, units: pd.DataFrame, entity_types: Any, gleaning: str,
              prompts: Any, concurrency: int, prog: Progress, acc: Accounting,
-             report: dict[str, Any]) -> list[tuple[str, ParseResult]]:
+             report: dict[str, Any], on_chunk: Any = None) -> list[tuple[str, ParseResult]]:
     first_t = load_prompt("extract_graph", prompts)
     glean_t = load_prompt("extract_graph_glean", prompts)
     stage = prog.stage("extract_graph", len(units))
@@ -236,6 +268,8 @@ def _extract(chat: CachedChat, units: pd.DataFrame, entity_types: Any, gleaning:
             g = chat.complete("gleaning", gleaning_messages(glean_t, text, entity_types, known,
                                                              missed[:15]))
             res.extend(parse_records(g.text))
+        if on_chunk is not None:
+            on_chunk(res)
         return uid, res
 
     results = run_parallel(one, list(zip(units["id"], units["text"], strict=True)), concurrency,
