@@ -11,6 +11,7 @@ Why a layer of our own over the SDK:
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 import os
 import queue
@@ -349,7 +350,7 @@ class Connection:
             raise
         except Exception as exc:  # noqa: BLE001 - every SDK failure is translated below
             if not _is_disconnect(exc):
-                raise translate(exc, self.host, model) from None
+                raise self._translate(exc, model) from None
         # The websocket died (server restart, sleep): replace the client.
         self._drop_client()
         if not is_reachable(self.host):
@@ -363,6 +364,13 @@ class Connection:
             return fn(self._sdk())
         except Exception as exc:  # noqa: BLE001
             raise translate(exc, self.host, model) from None
+
+    def _translate(self, exc: BaseException, model: str | None) -> LmsnbError:
+        """``translate`` plus, for an unknown model, the closest downloaded key."""
+        err = translate(exc, self.host, model)
+        if isinstance(err, ModelNotFound) and model and err.hint and "did you mean" not in err.hint:
+            err = ModelNotFound(err.message, hint=self._suggest(model))
+        return err
 
     def _handle(self, kind: str, model: str | None, client: lmstudio.Client,
                 ttl: int | None = None) -> Any:
@@ -404,8 +412,6 @@ class Connection:
                             hint=self._suggest(key))
 
     def _suggest(self, key: str) -> str:
-        import difflib
-
         try:
             keys = [r["key"] for r in self.list_downloaded()]
         except LmsnbError:
@@ -538,7 +544,7 @@ class Connection:
                         f"The connection to LM Studio at {self.host} dropped mid-answer",
                         hint="the partial answer is kept; run the cell again "
                              "(lmsnb reconnects by itself)") from None
-                err = translate(exc, self.host, model)
+                err = self._translate(exc, model)
                 if isinstance(err, ModelNotFound):  # unloaded meanwhile: re-resolve next time
                     self._handles.pop(("llm", model), None)
                 raise err from None

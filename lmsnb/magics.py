@@ -13,9 +13,11 @@ ends as one readable line on stderr with the fix — never a traceback from lmsn
 from __future__ import annotations
 
 import argparse
+import difflib
 import functools
 import json
 import os
+import shlex
 import string
 import sys
 from collections.abc import Callable, Mapping
@@ -137,15 +139,32 @@ def _models_parser() -> _Parser:
     return p
 
 
-def _split(line: str) -> list[str]:
-    from IPython.utils.process import arg_split
+def split_words(line: str) -> list[str]:
+    """Shell-like words (quotes group, backslashes escape); a stray quote is a UsageError."""
+    try:
+        return shlex.split(line)
+    except ValueError as exc:
+        raise UsageError(f"cannot parse the flags: {exc}") from None
 
-    return arg_split(line, posix=True)
 
+def parse_flags(magic: Any, line: str) -> argparse.Namespace:
+    """Parse a magic's flags with POSIX quoting (IPython's parse_argstring keeps the quotes).
 
-def _parse(magic: Any, line: str) -> argparse.Namespace:
-    """Parse with POSIX quoting (IPython's parse_argstring keeps the quotes in values)."""
-    return magic.parser.parse_args(_split(line))
+    Errors become one ``UsageError`` line; an unknown flag names the closest real one.
+    """
+    parser = magic.parser
+    words = split_words(line)
+    try:
+        return parser.parse_args(words)
+    except UsageError as exc:
+        message = str(exc).strip().splitlines()[-1]
+        unknown = [w.split("=")[0] for w in words if w.startswith("-")
+                   and w.split("=")[0] not in parser._option_string_actions]
+        close = difflib.get_close_matches(unknown[0], list(parser._option_string_actions),
+                                          n=1, cutoff=0.6) if unknown else []
+        if close:
+            message += f" (did you mean {close[0]}?)"
+        raise UsageError(message) from None
 
 
 _CONFIG_KEYS = {"model", "system", "session", "format", "wait", "timeout"}
@@ -193,7 +212,7 @@ class LmsMagics(Magics):
 
     @guard("%%lms_chat? for the flags")
     def _chat(self, line: str, cell: str) -> None:
-        args = _parse(self.lms_chat, line)
+        args = parse_flags(self.lms_chat, line)
         d = self.defaults
         prompt = (cell if args.raw else interpolate(cell, self.shell.user_ns)).strip()
         if not prompt.strip():
@@ -260,7 +279,7 @@ class LmsMagics(Magics):
     def _models(self, line: str) -> Any:
         from . import models
 
-        words = _split(line)
+        words = split_words(line)
         if words and words[0] not in ("list", "loaded", "downloaded", "manager", "load",
                                       "unload", "ttl", "info"):
             import difflib
@@ -340,7 +359,7 @@ class LmsMagics(Magics):
 
     @guard("%lms_config?")
     def _config(self, line: str) -> None:
-        words = _split(line)
+        words = split_words(line)
         if words == ["--reset"]:
             self.defaults.clear()
             print("lmsnb defaults cleared")
@@ -382,7 +401,7 @@ class LmsMagics(Magics):
     def _stats(self, line: str) -> Any:
         from .monitor import clear, monitor
 
-        words = _split(line)
+        words = split_words(line)
         if "--reset" in words:
             clear()
             print("prediction stats cleared")
@@ -408,7 +427,7 @@ class LmsMagics(Magics):
 
     @guard("%lms_history?")
     def _history(self, line: str) -> Any:
-        args = _parse(self.lms_history, line)
+        args = parse_flags(self.lms_history, line)
         name = args.session or self.defaults.get("session", "default")
         if args.load:
             loaded = chat_api.Session.load(args.load)
@@ -445,7 +464,7 @@ class LmsMagics(Magics):
     def _embed(self, line: str) -> None:
         from .embed import embed, embed_df
 
-        args = _parse(self.lms_embed, line)
+        args = parse_flags(self.lms_embed, line)
         if args.source not in self.shell.user_ns:
             raise ConfigError(f"no notebook variable called {args.source!r}",
                               hint="pass the name of a list of strings")

@@ -82,8 +82,11 @@ def load(key: str, *, identifier: str | None = None, new_instance: bool = False,
     if progress and on_progress is None:
         from .widgets.progress import ProgressBar
 
-        bar = ProgressBar(f"loading {key}")
-        on_progress = bar
+        def on_progress(fraction: float) -> None:  # the bar appears with the first progress
+            nonlocal bar
+            if bar is None:
+                bar = ProgressBar(f"loading {key}")
+            bar(fraction)
     try:
         info = get_connection().load(key, identifier=identifier, new_instance=new_instance,
                                      ttl=ttl, config=conf or None, on_progress=on_progress)

@@ -12,17 +12,14 @@ What are the main themes of the story?
 
 from __future__ import annotations
 
-import argparse
 import html
-import shlex
 from typing import Any
 
-from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..errors import ConfigError
-from ..magics import guard
+from ..magics import guard, parse_flags
 from .query import METHODS, QueryResult, run_query
 
 __all__ = ["GraphRAGMagics", "register"]
@@ -30,21 +27,6 @@ __all__ = ["GraphRAGMagics", "register"]
 USAGE = "%%graphrag_query? for the flags"
 
 
-
-
-def _parse(magic: Any, line: str) -> argparse.Namespace:
-    """POSIX-quoted parsing ("--response-type 'Single paragraph'"); errors -> UsageError."""
-    parser = magic.parser
-
-    def error(message: str) -> Any:
-        raise UsageError(message)
-
-    parser.error = error
-    try:
-        words = shlex.split(line)
-    except ValueError as exc:
-        raise UsageError(f"cannot parse the flags: {exc}") from None
-    return parser.parse_args(words)
 
 
 @magics_class
@@ -83,7 +65,7 @@ class GraphRAGMagics(Magics):
 
     @guard(USAGE)
     def _query(self, line: str, cell: str) -> None:
-        args = _parse(self.graphrag_query, line)
+        args = parse_flags(self.graphrag_query, line)
         ns = self.shell.user_ns
         idx = self._index(ns, args.index)
         question = cell if args.raw else _interpolate(cell, ns)
