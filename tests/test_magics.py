@@ -109,3 +109,27 @@ def test_models_bad_subcommand(ip, capsys) -> None:
     assert "unknown sub-command 'lod'" in err and "did you mean 'load'" in err
     ip.run_line_magic("lms_models", "load")
     assert "required" in capsys.readouterr().err
+
+
+def test_chat_magic_tools_against_the_simulator(sim, capsys) -> None:
+    """``--tools`` hands notebook functions to the model; each call and its result is shown."""
+    import lmsnb
+
+    shell = InteractiveShell.instance()
+    m = magics.register(shell)
+    lmsnb.connect(sim.host)
+    try:
+        def add(a: int, b: int) -> int:
+            """Add two integers."""
+            return a + b
+
+        shell.user_ns["add"] = add
+        shell.run_cell_magic("lms_chat", "--tools add --once", "What is 2 + 3?")
+        out = capsys.readouterr()
+        assert "add(a=2, b=3) → 5" in out.out, out
+        assert "The result is 5" in out.out
+        shell.run_cell_magic("lms_chat", "--tools nothere --once", "hi")
+        assert "nothere" in capsys.readouterr().err
+    finally:
+        shell.events.unregister("pre_run_cell", magics._before_cell)
+        m.defaults.clear()

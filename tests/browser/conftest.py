@@ -1,12 +1,12 @@
 """Reusable harness: a real JupyterLab driven by headless Chromium (Playwright).
 
-One JupyterLab server and one browser per test session (they are the slow part: ~5 s),
+One JupyterLab server and one browser for all browser tests (they are the slow part: ~5 s),
 a fresh page per test. Everything is skipped, not failed, when ``/usr/bin/chromium`` or
 Playwright is missing. Marked ``browser`` (``pytest -m "not browser"`` skips them).
 
 Fixtures
 --------
-``jupyter_lab`` (session)  -> :class:`JupyterLab`: ``.root`` (the server's root_dir, a tmp dir),
+``jupyter_lab`` (package)  -> :class:`JupyterLab`: ``.root`` (the server's root_dir, a tmp dir),
                               ``.url(path)``, ``.write_notebook(name, cells)``,
                               ``.shutdown_kernels()``, ``.stop()``.
 ``lab_page`` (function)    -> :class:`LabPage` on a new tab; kernels are shut down afterwards.
@@ -266,7 +266,9 @@ def _skip_reason() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Package scope: torn down after the last browser test. Playwright's sync API keeps an event
+# loop running in the main thread while it is open, which breaks asyncio.run() in later tests.
+@pytest.fixture(scope="package")
 def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
     reason = _skip_reason()
     if reason:
@@ -275,7 +277,7 @@ def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab
         yield lab
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser_context(jupyter_lab: JupyterLab) -> Iterator[Any]:
     with open_browser(jupyter_lab.workdir) as ctx:
         yield ctx
