@@ -308,12 +308,17 @@ class Connection:
     def __init__(self, host: str | None = None, *, embed_concurrency: int = 64) -> None:
         self.host = resolve_host(host)
         self.embed_concurrency = embed_concurrency
+        self.simulator: Any = None  # the in-process lmsnb.sim.Simulator, when connect() made one
+        self.label = f"LM Studio at {self.host}"
         self._client: lmstudio.Client | None = None
         self._handles: dict[tuple[str, str], Any] = {}
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
         return f"Connection({self.host!r})"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(f"Connected to {self.label}")
 
     # -- client lifecycle ------------------------------------------------------------------
 
@@ -724,17 +729,43 @@ def get_connection() -> Connection:
         return _connection
 
 
-def connect(host: str | None = None, *, check: bool = True) -> Connection:
+def connect(host: str | None = None, *, check: bool = True, simulate: bool = False
+            ) -> Connection:
     """Point lmsnb at ``host`` (``"box:1234"``, ``"http://box:1234"``, …); returns the connection.
 
     With ``check`` the server must answer now, so a typo fails here rather than at first use.
+    With ``simulate``, when nothing answers, lmsnb starts its LM Studio simulator (``lmsnb.sim``)
+    in this process instead and says so — tutorials and CI run anywhere that way. The
+    simulator is ``conn.simulator`` (None when a real server answered).
     """
     global _connection
     conn = Connection(host)
-    if check and not is_reachable(conn.host):
-        raise ConnectionFailed(f"LM Studio is not reachable at {conn.host}", hint=START_HINT)
+    if not is_reachable(conn.host):
+        if simulate:
+            conn = _simulated(conn.host)
+        elif check:
+            raise ConnectionFailed(f"LM Studio is not reachable at {conn.host}", hint=START_HINT)
+    elif os.environ.get("LMSNB_SIMULATOR"):  # e.g. Binder, where binder/start runs the simulator
+        conn.label = f"the lmsnb simulator at {conn.host} (started for this environment)"
     with _connection_lock:
         old, _connection = _connection, conn
-    if old is not None:
+    if old is not None and old is not conn:
         old.close()
     return conn
+
+
+def _simulated(unreachable: str) -> Connection:
+    """A connection to an in-process simulator (one per process, started on first need)."""
+    global _simulator
+    from .sim import Simulator
+
+    if _simulator is None or not _simulator.running:
+        _simulator = Simulator(behaviour="graphrag").start()
+    conn = Connection(_simulator.host)
+    conn.simulator = _simulator
+    conn.label = (f"the lmsnb simulator at {conn.host} — LM Studio is not reachable at "
+                  f"{unreachable}; answers are canned, the protocol is real")
+    return conn
+
+
+_simulator: Any = None

@@ -199,3 +199,17 @@ def test_timeout_is_translated(sim):
         lmsnb.set_timeout(previous)
     with pytest.raises(ConfigError):
         lmsnb.set_timeout(-3)
+
+
+def test_connect_simulate_falls_back_to_the_simulator(monkeypatch):
+    from IPython.lib.pretty import pretty
+
+    dead = f"127.0.0.1:{_free_port()}"
+    conn = lmsnb.connect(dead, simulate=True)
+    try:
+        assert conn.simulator is not None and conn.host == conn.simulator.host
+        assert f"not reachable at {dead}" in pretty(conn)
+        assert lmsnb.get_connection() is conn
+        assert conn.predict(None, "hi").result().text == "You said: hi"
+    finally:
+        conn.simulator.stop()
