@@ -1,12 +1,14 @@
 """Chat panel: model picker, history, input box, Send and Stop — a chat inside one cell output.
 
 Answers stream through the same ``StreamView`` as ``%%lms_chat`` (worker thread, throttled),
-so the kernel stays idle and Stop reaches it. The history above shows finished turns.
+so the kernel stays idle and Stop reaches it. The history above shows finished turns; a
+stopped answer keeps its partial text, marked "stopped". Enter in the input box sends.
 """
 
 from __future__ import annotations
 
 import html
+import threading
 from typing import Any
 
 import ipywidgets as w
@@ -14,31 +16,65 @@ import ipywidgets as w
 from .. import chat, models
 from ..errors import LmsnbError
 from .markdown import render_markdown
+from .stream import CSS as STREAM_CSS
 from .stream import StreamView
 
 __all__ = ["ChatPanel"]
+
+CSS = """<style>
+.lmsnb-panel-history .lmsnb-msg{margin:6px 0;padding:6px 10px;border-radius:6px;
+ font-size:var(--jp-content-font-size1,14px);line-height:1.5;overflow-wrap:anywhere}
+.lmsnb-panel-history .lmsnb-user{background:var(--jp-layout-color2,#f0f0f0)}
+.lmsnb-panel-history .lmsnb-assistant{border-left:3px solid var(--jp-brand-color1,#1976d2)}
+.lmsnb-panel-history .lmsnb-system{color:var(--jp-ui-font-color2,#777);font-style:italic}
+.lmsnb-panel-history .lmsnb-role{font-size:12px;font-weight:600;color:var(--jp-ui-font-color2,#666)}
+.lmsnb-panel-history .lmsnb-stopped-mark{font-size:12px;color:var(--jp-warn-color1,#b26a00);
+ margin-left:6px}
+.lmsnb-panel-history .lmsnb-msg p:first-of-type{margin-top:2px}
+.lmsnb-panel-history .lmsnb-msg p:last-child{margin-bottom:0}
+.lmsnb-panel-history pre{background:var(--jp-layout-color2,#f5f5f5);padding:6px 8px;
+ border-radius:4px;overflow-x:auto}
+.lmsnb-panel-empty{color:var(--jp-ui-font-color2,#777);font-size:13px}
+</style>"""
 
 
 class ChatPanel:
     """``ChatPanel(session="default")`` — uses (and shares) the named ``lmsnb.chat`` session."""
 
     def __init__(self, session: str = "default") -> None:
+        self.session_name = session
         self.session = chat.get_session(session)
-        self.model = w.Dropdown(description="model", layout=w.Layout(width="360px"))
+        self.model = w.Dropdown(description="model", layout=w.Layout(width="420px"))
+        self.model.add_class("lmsnb-panel-model")
+        self.refresh_button = w.Button(icon="refresh", tooltip="refresh the model list",
+                                       layout=w.Layout(width="40px"))
+        self.refresh_button.add_class("lmsnb-panel-refresh")
         self.history = w.HTML()
         self.history.add_class("lmsnb-panel-history")
-        self.input = w.Textarea(placeholder="Ask something…", layout=w.Layout(width="100%",
-                                                                                height="70px"))
+        self.input = w.Text(placeholder="Ask something… (Enter sends)",
+                            layout=w.Layout(flex="1 1 auto", width="auto"))
+        self.input.add_class("lmsnb-panel-input")
         self.send_button = w.Button(description="Send", icon="paper-plane",
                                     button_style="primary")
-        self.stop_button = w.Button(description="Stop", icon="stop", disabled=True)
+        self.send_button.add_class("lmsnb-panel-send")
+        self.stop_button = w.Button(description="Stop", icon="stop", disabled=True,
+                                    button_style="warning")
+        self.stop_button.add_class("lmsnb-panel-stop")
         self.reset_button = w.Button(description="New chat", icon="eraser")
+        self.reset_button.add_class("lmsnb-panel-reset")
         self.live = w.VBox()
         self.send_button.on_click(lambda _b: self.send())
         self.stop_button.on_click(lambda _b: self.stop())
         self.reset_button.on_click(lambda _b: self.reset())
-        self.widget = w.VBox([self.model, self.history, self.live, self.input,
-                              w.HBox([self.send_button, self.stop_button, self.reset_button])])
+        self.refresh_button.on_click(lambda _b: self._load_models())
+        self.input.on_msg(self._on_input_msg)  # Enter sends {"event": "submit"}
+        row = w.Layout(align_items="center", width="100%")
+        self.widget = w.VBox([
+            w.HBox([self.model, self.refresh_button], layout=row),
+            self.history, self.live,
+            w.HBox([self.input, self.send_button, self.stop_button, self.reset_button],
+                   layout=row),
+        ], layout=w.Layout(max_width="900px"))
         self.widget.add_class("lmsnb-chat-panel")
         self.view: StreamView | None = None
         self._load_models()
@@ -49,24 +85,39 @@ class ChatPanel:
 
         display(self.widget)
 
+    def _on_input_msg(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        if content.get("event") == "submit":
+            self.send()
+
     def _load_models(self) -> None:
+        """Loaded LLMs first, then downloaded ones (LM Studio loads those on first use)."""
         try:
-            df = models.loaded("llm")
+            loaded = list(models.loaded("llm")["identifier"])
+            down = [k for k in models.downloaded("llm")["key"] if k not in loaded]
         except LmsnbError as exc:
             self.history.value = f"<span class='lmsnb-error'>{html.escape(str(exc))}</span>"
             return
-        self.model.options = list(df["identifier"])
-        if self.session.model in self.model.options:
-            self.model.value = self.session.model
+        keep = self.model.value
+        options = loaded + down
+        if list(self.model.options) != options:
+            self.model.options = options
+        for choice in (keep, self.session.model):
+            if choice and choice in options:
+                self.model.value = choice
+                break
 
     def _render_history(self) -> None:
-        parts = []
+        parts = [CSS, STREAM_CSS]
         for msg in self.session.history:
-            role = msg.get("role")
+            role = str(msg.get("role"))
             body = render_markdown(str(msg.get("content", "")))
-            mark = " <i>(stopped)</i>" if msg.get("stopped") else ""
-            parts.append(f"<div class='lmsnb-msg lmsnb-{html.escape(str(role))}'>"
-                         f"<b>{html.escape(str(role))}</b>{mark}{body}</div>")
+            mark = ("<span class='lmsnb-stopped-mark'>■ stopped</span>"
+                    if msg.get("stopped") else "")
+            cls = "lmsnb-msg lmsnb-" + html.escape(role) + (" lmsnb-stopped" if mark else "")
+            parts.append(f"<div class='{cls}'><div class='lmsnb-role'>{html.escape(role)}"
+                         f"{mark}</div>{body}</div>")
+        if not self.session.history:
+            parts.append("<div class='lmsnb-panel-empty'>No messages yet.</div>")
         self.history.value = "".join(parts)
 
     def send(self, text: str | None = None) -> None:
@@ -90,10 +141,15 @@ class ChatPanel:
         _watch(self.view, self._finished)
 
     def _finished(self) -> None:
+        view = self.view
         self.stop_button.disabled = True
         self.send_button.disabled = False
-        self.live.children = []
         self._render_history()
+        if view is not None and view.error is not None:
+            self.history.value += (f"<div class='lmsnb-error'>"
+                                   f"{html.escape(str(view.error))}</div>")
+        self.live.children = []
+        self._load_models()  # a JIT-loaded model is now loaded; another cell may have loaded one
 
     def stop(self) -> None:
         if self.view is not None:
@@ -106,7 +162,6 @@ class ChatPanel:
 
 def _watch(view: StreamView, callback: Any) -> None:
     """Run ``callback`` once ``view`` finishes (without blocking the kernel)."""
-    import threading
 
     def wait() -> None:
         view._finished.wait()
