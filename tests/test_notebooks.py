@@ -40,11 +40,18 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-def kernel_env() -> dict[str, str]:
+def _default_host() -> str:
+    """``localhost:1234`` for the saved outputs, unless something really answers there."""
+    from lmsnb.client import is_reachable
+
+    return "localhost:1234" if not is_reachable("localhost:1234") else f"127.0.0.1:{_closed_port()}"
+
+
+def kernel_env(host: str | None = None) -> dict[str, str]:
     """The environment the kernel inherits: lmsnb importable, no LM Studio reachable."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-    env["LMSNB_HOST"] = f"127.0.0.1:{_closed_port()}"
+    env["LMSNB_HOST"] = host or f"127.0.0.1:{_closed_port()}"
     env.pop("LMSNB_SIMULATOR", None)
     env["LMSNB_WAIT"] = "1"  # %%lms_chat blocks, so each answer lands in its own cell's output
     env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
@@ -52,7 +59,8 @@ def kernel_env() -> dict[str, str]:
     return env
 
 
-def execute(path: Path, *, timeout: int = CELL_TIMEOUT) -> tuple[object, float]:
+def execute(path: Path, *, timeout: int = CELL_TIMEOUT, host: str | None = None
+            ) -> tuple[object, float]:
     """Run ``path`` with cwd = notebooks/; returns (notebook with outputs, seconds)."""
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
@@ -63,7 +71,7 @@ def execute(path: Path, *, timeout: int = CELL_TIMEOUT) -> tuple[object, float]:
         store_widget_state=False,
     )
     start = time.perf_counter()
-    client.execute(env=kernel_env())
+    client.execute(env=kernel_env(host))
     return nb, time.perf_counter() - start
 
 
@@ -112,7 +120,7 @@ def _write(names: list[str]) -> int:
     chosen = [p for p in NOTEBOOKS if not names or any(n in p.name for n in names)]
     total = 0.0
     for path in chosen:
-        nb, seconds = execute(path)
+        nb, seconds = execute(path, host=_default_host())
         total += seconds
         errors = magic_errors(nb)
         nb.metadata.pop("widgets", None)

@@ -34,6 +34,8 @@ CSS = """<style>
 .lmsnb-panel-history .lmsnb-msg p:last-child{margin-bottom:0}
 .lmsnb-panel-history pre{background:var(--jp-layout-color2,#f5f5f5);padding:6px 8px;
  border-radius:4px;overflow-x:auto}
+.lmsnb-panel-live .lmsnb-stream-view{margin:6px 0;padding:2px 10px;
+ border-left:3px solid var(--jp-brand-color1,#1976d2)}
 .lmsnb-panel-empty{color:var(--jp-ui-font-color2,#777);font-size:13px}
 </style>"""
 
@@ -63,6 +65,7 @@ class ChatPanel:
         self.reset_button = w.Button(description="New chat", icon="eraser")
         self.reset_button.add_class("lmsnb-panel-reset")
         self.live = w.VBox()
+        self.live.add_class("lmsnb-panel-live")
         self.send_button.on_click(lambda _b: self.send())
         self.stop_button.on_click(lambda _b: self.stop())
         self.reset_button.on_click(lambda _b: self.reset())
@@ -101,7 +104,7 @@ class ChatPanel:
         options = loaded + down
         if list(self.model.options) != options:
             self.model.options = options
-        for choice in (keep, self.session.model):
+        for choice in (keep, self.session.model, options[0] if options else None):
             if choice and choice in options:
                 self.model.value = choice
                 break

@@ -18,8 +18,11 @@ import ipywidgets as w
 
 from .. import models
 from ..errors import LmsnbError
+from .stream import in_kernel
 
 __all__ = ["ModelManager"]
+
+_newest: weakref.ref[ModelManager] | None = None  # the manager that polls
 
 CSS = """<style>
 .lmsnb-loaded{border-collapse:collapse;font-size:var(--jp-ui-font-size1,13px);margin-top:4px}
@@ -88,7 +91,7 @@ class ModelManager:
             self.status, self.table,
         ])
         self.widget.add_class("lmsnb-model-manager")
-        self.context.description_tooltip = "0 = the model's default"
+        self.context.tooltip = "0 = the model's default"
         self._busy = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._snapshot: Any = None
@@ -127,13 +130,14 @@ class ModelManager:
                  f"{f'  ·  loaded ×{n}' if n > 1 else '  ·  loaded' if n else ''}", k)
                 for k, t, s, n in zip(down["key"], down["type"], down["size_gb"], down["loaded"],
                                       strict=True)]
-            if keep in set(down["key"]):
-                self.picker.value = keep
+            keys = list(down["key"])
+            # a Dropdown whose options change shows a blank choice: keep or pick one
+            self.picker.value = keep if keep in keys else (keys[0] if keys else None)
             keep_inst = self.instances.value
             idents = list(loaded["identifier"])
             self.instances.options = idents
-            if keep_inst in idents:
-                self.instances.value = keep_inst
+            self.instances.value = keep_inst if keep_inst in idents else (
+                idents[0] if idents else None)
             self.unload_button.disabled = not idents
             rows = "".join(
                 f"<tr><td>{html.escape(str(r.identifier))}</td><td>{html.escape(str(r.key))}</td>"
@@ -150,8 +154,20 @@ class ModelManager:
         self.refresh()
         self._start_polling()
 
+    def _loaded_signature(self) -> Any:
+        return self._snapshot[2] if self._snapshot is not None else None
+
     def _start_polling(self) -> None:
-        if not self.poll or (self._poller is not None and self._poller.is_alive()):
+        """Poll the loaded list (cheap) while this is the newest manager in a live kernel.
+
+        Re-running the cell makes a new manager; the old one stops polling then (its widgets
+        are no longer shown). Outside a kernel nothing is displayed, so nothing polls.
+        """
+        global _newest
+        if not self.poll or not in_kernel():
+            return
+        _newest = weakref.ref(self)
+        if self._poller is not None and self._poller.is_alive():
             return
         ref = weakref.ref(self)
         interval = self.poll
@@ -160,15 +176,21 @@ class ModelManager:
             while True:
                 time.sleep(interval)
                 me = ref()
-                if me is None or me.widget.comm is None:  # garbage-collected or closed
-                    return
+                if me is None or me.widget.comm is None or _newest is None or _newest() is not me:
+                    return  # collected, closed, or replaced by a newer manager
                 if me._busy.locked():  # an action refreshes at its end
                     continue
                 try:
-                    me.refresh()
+                    loaded = models.loaded()
+                    sig = tuple(map(tuple, loaded[["identifier", "type", "context_length"]]
+                                    .astype(str).values))
+                    if sig != me._loaded_signature():
+                        me._snapshot = None
+                        me.refresh()
                 except Exception:  # noqa: BLE001 - polling must never raise into the kernel
+                    me._say("lost the server — press refresh to try again", error=True)
                     return
-                if me._snapshot is None:  # the server went away: stop until refresh is pressed
+                if me._snapshot is None:  # refresh failed: stop until refresh is pressed
                     return
                 del me
 
