@@ -137,7 +137,7 @@ def bench_traffic() -> None:
     print("  on this fixture's 120 reports (~116k o200k tokens) the baseline note projects about "
           "10-11 map calls. lmsnb's token estimate reads these reports as "
           f"{sum(estimate_tokens(t) for t in idx.community_reports.query('level <= 2')['full_content']):,}"
-          " tokens (punctuation-heavy [Data: ...] text), hence its batch count.")
+          " tokens.")
     res = idx.query("Who is Scrooge, and how does his attitude to Christmas change over the story?",
                     method="local", chat=StubChat(), embedder=LocalEmbedder(768), progress=False)
     print(f"local: {res.llm_calls} chat call, {res.prompt_tokens:,} prompt tokens "

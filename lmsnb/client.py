@@ -757,10 +757,12 @@ def connect(host: str | None = None, *, check: bool = True, simulate: bool = Fal
 def _simulated(unreachable: str) -> Connection:
     """A connection to an in-process simulator (one per process, started on first need)."""
     global _simulator
-    from .sim import Simulator
+    from .sim import Simulator, Timing
 
     if _simulator is None or not _simulator.running:
-        _simulator = Simulator(behaviour="graphrag").start()
+        # A laptop-like pace, so stats look like a real model's; fast enough for tutorials.
+        timing = Timing(tokens_per_second=400, first_token_latency=0.05, load_seconds=1.0)
+        _simulator = Simulator(behaviour="graphrag", timing=timing).start()
     conn = Connection(_simulator.host)
     conn.simulator = _simulator
     conn.label = (f"the lmsnb simulator at {conn.host} — LM Studio is not reachable at "

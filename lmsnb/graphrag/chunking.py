@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import GraphIndexError
-from .tokens import TokenCounter, estimate_tokens
+from .tokens import TokenCounter, token_cost
 
 _WORD_RE = re.compile(r"\S+\s*")
 
@@ -75,7 +75,7 @@ def _looks_like_path(s: str | os.PathLike[str]) -> bool:
     return "\n" not in s and len(s) < 4096 and Path(s).exists()
 
 
-def chunk_text(text: str, size: int, overlap: int, count=estimate_tokens) -> list[str]:
+def chunk_text(text: str, size: int, overlap: int, count=token_cost) -> list[str]:
     """Split ``text`` into chunks of about ``size`` tokens that overlap by ``overlap`` tokens."""
     if size <= overlap:
         raise ValueError("chunk size must be larger than the overlap")
@@ -112,8 +112,8 @@ def chunk_documents(documents: pd.DataFrame, size: int = 1200, overlap: int = 10
             counter.calibrate(doc["text"][:20000])
         ratio = counter.ratio
 
-        def cost(w: str, _r: float = ratio) -> int:
-            return max(1, round(estimate_tokens(w) * _r))
+        def cost(w: str, _r: float = ratio) -> float:
+            return token_cost(w) * _r  # unrounded: rounding each word would bias chunk sizes
 
         ids = []
         for piece in chunk_text(doc["text"], size, overlap, cost):

@@ -19,12 +19,16 @@ from typing import Any
 MAX_ENTITIES = 12
 MAX_RELATIONSHIPS = 10
 
+# Kept short and separate from lmsnb.graphrag's list (the simulator imports nothing from lmsnb).
 _STOP = frozenset("""a an the and or but if then so of in on at to for from by with as is was were be
 been are this that these those it its he she they we you i his her their our your my not no yes
 all any some each every when where what which who why how there here after before while during
 into onto over under about above below again once also just only very more most much many
-chapter part section one two three first second new old mr mrs ms dr sir""".split())
-_NAME_RE = re.compile(r"\b[A-Z][a-zA-Z'\-]+(?:\s+(?:of\s+|the\s+|de\s+)?[A-Z][a-zA-Z'\-]+)*")
+chapter part section one two three first second new old mr mrs ms dr sir good well oh ah nay
+let come go have has had do does did since because both nothing something still yet now""".split())
+_TOKEN = r"[A-Z](?:[a-zA-Z]|['’](?=[a-zA-Z])|-(?=[a-zA-Z]))*"  # "--" is a dash, not a hyphen
+_NAME_RE = re.compile(rf"(?<![\w\-])(?<!\w['’]){_TOKEN}(?:(?:[ \t]+|[ \t]*\n[ \t]*)(?:(?:of|the|de)\s+)?{_TOKEN})*")
+_CONTRACTION_RE = re.compile(r"n['’]t$|['’](?:re|ll|ve|m|d)$", re.I)
 _SENT_RE = re.compile(r"(?<=[.!?])\s+|\n{2,}")
 
 
@@ -41,22 +45,42 @@ def _text_after(prompt: str, marker: str, end: str | None = None) -> str:
 
 
 def names_in(text: str) -> list[str]:
-    """Capitalised names, most frequent first (ties: first occurrence)."""
+    """Capitalised names, most frequent first (ties: first occurrence).
+
+    Like a decent small model: a word capitalised only because it starts a sentence (or a
+    quotation) counts only if the text also capitalises it mid-sentence; contractions
+    ("Don't", "You're") and repeats ("Scrooge Scrooge") split a name, and so does "--".
+    """
+    mid = {m.group(0) for m in re.finditer(rf"(?<=[\w,;])[ \t\n]+({_TOKEN})", text)}
+    mid = {re.sub(r"['’]s$", "", w.split()[-1]) for w in mid}
     counts: Counter[str] = Counter()
     first: dict[str, int] = {}
     for m in _NAME_RE.finditer(text):
-        words = [w for w in m.group(0).split() if w.lower() not in _STOP or w[0].isupper()]
-        while words and words[0].lower() in _STOP:
-            words.pop(0)
-        name = re.sub(r"['’]s$", "", " ".join(words)).strip("'-")
-        if len(name) < 3 or name.lower() in _STOP:
-            continue
-        start = m.start()
-        at_sentence_start = start == 0 or text[max(0, start - 2):start].strip() in (".", "!", "?", '"', "")
-        if at_sentence_start and " " not in name and text.count(name) < 2:
-            continue
-        counts[name] += 1
-        first.setdefault(name, start)
+        parts: list[list[str]] = [[]]
+        for w in m.group(0).split():
+            if _CONTRACTION_RE.search(w) or (parts[-1] and w == parts[-1][-1]):
+                parts.append([] if _CONTRACTION_RE.search(w) else [w])
+                continue
+            parts[-1].append(w)
+        before = text[:m.start()].rstrip()
+        at_start = not before or not (before[-1].isalnum() or before[-1] in ",;")
+        if re.search(r"\b(?:Mr|Mrs|Ms|Dr|St)\.$", before):
+            at_start = False  # "St. Paul's", "Mrs. Cratchit"
+        for k, words in enumerate(p for p in parts if p):
+            words = [re.sub(r"['’]s$", "", w) if i == len(words) - 1 else w
+                     for i, w in enumerate(words)]
+            if k == 0 and at_start and words and (words[0] not in mid or
+                                                  words[0].lower() in _STOP):
+                words = words[1:]
+            while words and words[0].lower() in _STOP:
+                words.pop(0)
+            while words and words[-1].lower() in _STOP:
+                words.pop()
+            name = " ".join(words).strip("'’-")
+            if len(name) < 3 or name.lower() in _STOP:
+                continue
+            counts[name] += 1
+            first.setdefault(name, m.start())
     return sorted(counts, key=lambda n: (-counts[n], first[n]))
 
 
