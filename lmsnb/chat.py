@@ -36,7 +36,7 @@ class ChatStream:
 
     def __init__(self, source: Any, *, session: str | None = None, kind: str = "chat",
                  on_done: Callable[[Done], None] | None = None,
-                 on_error: Callable[[BaseException], None] | None = None) -> None:
+                 on_error: Callable[[BaseException, str], None] | None = None) -> None:
         self._source = source
         self._session = session
         self._kind = kind
@@ -72,7 +72,7 @@ class ChatStream:
                 yield event
         except BaseException as exc:
             if self._on_error is not None and self.done is None:
-                self._on_error(exc)
+                self._on_error(exc, self.text)
             raise
 
     def _finish(self, done: Done) -> None:
@@ -160,11 +160,23 @@ class Session:
                     reply["stopped"] = True
                 self.history.append(reply)
 
-        def on_error(exc: BaseException) -> None:
-            if remember and self.history and self.history[-1] is user:
-                self.history.pop()  # a failed turn leaves no dangling question
+        def on_error(exc: BaseException, partial: str) -> None:
+            if remember:
+                self._keep_failed_turn(user, partial, exc)
 
         return ChatStream(source, session=self.name, on_done=on_done, on_error=on_error)
+
+    def _keep_failed_turn(self, user: Message, partial: str, exc: BaseException) -> None:
+        """A turn that failed midway keeps what the user saw: the question and the partial
+        answer, marked stopped (with the error). One that failed before any text leaves no
+        dangling question (the prompt is still in the cell)."""
+        if not (self.history and self.history[-1] is user):
+            return
+        if partial:
+            self.history.append({"role": "assistant", "content": partial, "stopped": True,
+                                 "error": str(exc)})
+        else:
+            self.history.pop()
 
     def send(self, prompt: str, *, config: Mapping[str, Any] | None = None,
              model: str | None = None, remember: bool = True) -> Done:
@@ -189,9 +201,8 @@ class Session:
             self.last = done
             self.history.append({"role": "assistant", "content": done.text})
 
-        def on_error(exc: BaseException) -> None:
-            if self.history and self.history[-1] is user:
-                self.history.pop()
+        def on_error(exc: BaseException, partial: str) -> None:
+            self._keep_failed_turn(user, partial, exc)
 
         return ChatStream(source, session=self.name, kind="act", on_done=on_done,
                           on_error=on_error)

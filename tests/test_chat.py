@@ -131,3 +131,22 @@ def test_chat_panel_and_model_manager(conn, monkeypatch) -> None:
     assert mm.progress.value == 1.0 and mm.progress.bar_style == "success"
     mm.refresh()
     assert "llama-3.2-1b-instruct" in mm.table.value
+
+
+def test_a_dropped_connection_keeps_the_question_and_the_partial_answer(sim):
+    """The server dies mid-answer: what the user saw stays in the session; the next turn works."""
+    import lmsnb
+    from lmsnb.errors import ConnectionFailed
+
+    sim.set_behaviour("lorem")
+    lmsnb.connect(sim.host)
+    session = chat.Session("be brief")
+    sim.inject("drop", "predict", after=5)
+    with pytest.raises(ConnectionFailed, match="partial answer is kept"):
+        session.send("tell me a story")
+    roles = [m["role"] for m in session.history]
+    assert roles == ["system", "user", "assistant"]
+    assert session.history[-1]["stopped"] and session.history[-1]["content"].startswith("Lorem")
+    sim.clear_faults()
+    assert session.send("go on").text  # reconnects by itself
+    assert len(session.history) == 5
