@@ -108,7 +108,9 @@ def test_start_runs_simulator_and_a_tutorial(binder_env: dict[str, str],
     import nbformat
 
     nb = nbformat.read(out_nb, as_version=4)
-    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
-                   for o in c.get("outputs", []) if o.get("output_type") == "stream")
-    assert "Using the simulator (lmsnb.sim) at 127.0.0.1:" in text  # it used Binder's simulator
+    text = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
+                   for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    # it used the simulator binder/start launched (not one of its own in the kernel)
+    assert "Connected to the lmsnb simulator at 127.0.0.1:" in text
+    assert "started for this environment" in text
     assert "index built:" in text and " 0 entities" not in text
