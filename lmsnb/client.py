@@ -40,7 +40,16 @@ from .errors import (
     Reconnected,
     RequestTimeout,
 )
-from .events import Done, Event, FirstToken, Fragment, PredictionStats, PromptProgress, ToolCall
+from .events import (
+    Done,
+    Event,
+    FirstToken,
+    Fragment,
+    PredictionStats,
+    PromptProgress,
+    ThinkSplitter,
+    ToolCall,
+)
 
 T = TypeVar("T")
 
@@ -264,6 +273,42 @@ def _stats_from(sdk_stats: Any, model: str, started: float, first: float | None,
         total_seconds=total,
         stop_reason=str(getattr(sdk_stats, "stop_reason", "eosFound")),
     )
+
+
+class _Answer:
+    """Turns SDK fragments into lmsnb Fragments, keeping thinking apart from the answer.
+
+    LM Studio marks parsed reasoning with ``reasoningType``; models whose thinking is not parsed
+    write ``<think>…</think>`` inline, which ``ThinkSplitter`` separates while streaming.
+    """
+
+    def __init__(self) -> None:
+        self._splitter = ThinkSplitter()
+        self.answer: list[str] = []
+        self.reasoning: list[str] = []
+
+    def fragments(self, frag: Any = None) -> list[Fragment]:
+        """The Fragments for one SDK fragment (``None``: whatever is still held back)."""
+        if frag is None:
+            pieces, tokens = self._splitter.flush(), 0
+        elif frag.reasoning_type != "none":  # the start/end tag fragments hold only the tags
+            pieces = [(frag.content, True)] if frag.reasoning_type == "reasoning" else []
+            tokens = frag.tokens_count or 1
+        else:
+            pieces, tokens = self._splitter.feed(frag.content), frag.tokens_count or 1
+        out = []
+        for i, (text, is_reasoning) in enumerate(pieces):
+            (self.reasoning if is_reasoning else self.answer).append(text)
+            out.append(Fragment(text, tokens if i == 0 else 0, is_reasoning))
+        return out
+
+    @property
+    def text(self) -> str:
+        return "".join(self.answer)
+
+    @property
+    def thinking(self) -> str:
+        return "".join(self.reasoning)
 
 
 def _to_chat(history: Sequence[Mapping[str, Any]] | str) -> lmstudio.Chat:
@@ -522,6 +567,7 @@ class Connection:
             if pred.cancelled:
                 stream.cancel()
             fragments = 0
+            answer = _Answer()
             it = iter(stream)
             try:
                 while True:
@@ -536,8 +582,8 @@ class Connection:
                     if pending:
                         yield from pending
                         pending.clear()
-                    yield Fragment(frag.content, frag.tokens_count or 1,
-                                   frag.reasoning_type != "none")
+                    yield from answer.fragments(frag)
+                yield from answer.fragments()
                 yield from pending
                 result = stream.result()
             except LmsnbError:
@@ -560,8 +606,10 @@ class Connection:
             stats.kind = kind
             if pred.cancelled and stats.stop_reason != "userStopped":
                 stats.stop_reason = "userStopped"
-            parsed = result.parsed if getattr(result, "structured", False) else None
-            pred.done = Done(result.content, stats, parsed=parsed)
+            structured = getattr(result, "structured", False)
+            parsed = result.parsed if structured else None
+            pred.done = Done(result.content if structured else answer.text, stats, parsed=parsed,
+                             reasoning=answer.thinking)
             _notify(stats)
             yield pred.done
 
@@ -579,7 +627,6 @@ class Connection:
         chat = _to_chat(history)
         name = model or self.default_model("llm")
         events: queue.Queue[Any] = queue.Queue()
-        texts: list[str] = []
         calls: list[ToolCall] = []
         tool_list = list(tools)
         if not tool_list:
@@ -606,13 +653,14 @@ class Connection:
         first: list[float] = []
         last_stats: list[Any] = []
 
+        answer = _Answer()
+
         def on_fragment(frag: Any, _round: int) -> None:
             if not first:
                 first.append(time.perf_counter() - started)
                 events.put(FirstToken(first[0]))
-            texts.append(frag.content)
-            events.put(Fragment(frag.content, frag.tokens_count or 1,
-                                frag.reasoning_type != "none"))
+            for piece in answer.fragments(frag):
+                events.put(piece)
 
         def worker() -> None:
             try:
@@ -637,11 +685,12 @@ class Connection:
                     raise translate(item, self.host, model) if not isinstance(
                         item, LmsnbError) else item
                 yield item
-            stats = _stats_from(last_stats[-1] if last_stats else None, name,
-                                started, first[0] if first else None, len(texts))
+            yield from answer.fragments()
+            stats = _stats_from(last_stats[-1] if last_stats else None, name, started,
+                                first[0] if first else None, len(answer.answer))
             stats.kind = "act"
             _notify(stats)
-            yield Done("".join(texts), stats, tool_calls=tuple(calls))
+            yield Done(answer.text, stats, tool_calls=tuple(calls), reasoning=answer.thinking)
 
         return stream()
 

@@ -90,10 +90,74 @@ class Done:
     stats: PredictionStats
     parsed: Any = None
     tool_calls: tuple[ToolCall, ...] = ()
+    reasoning: str = ""  # the model's thinking, kept apart from the answer in ``text``
 
     @property
     def stopped(self) -> bool:
         return self.stats.stop_reason == "userStopped"
+
+
+class ThinkSplitter:
+    """Separates a leading ``<think>…</think>`` block from the answer, as text streams in.
+
+    Reasoning models (Qwen3, DeepSeek-R1 distills, …) write their thinking inline when LM Studio
+    is not set to parse it out. Tags may arrive split across fragments, so a possible tag prefix
+    is held back until the next piece decides it. ``feed`` and ``flush`` return
+    ``(text, is_reasoning)`` pieces.
+    """
+
+    OPEN, CLOSE = "<think>", "</think>"
+
+    def __init__(self) -> None:
+        self._state = "start"  # start → thinking → gap → answer, or start → answer
+        self._held = ""
+
+    def feed(self, text: str) -> list[tuple[str, bool]]:
+        out: list[tuple[str, bool]] = []
+        buf = self._held + text
+        self._held = ""
+        while buf:
+            if self._state == "start":
+                stripped = buf.lstrip()
+                if stripped.startswith(self.OPEN):
+                    self._state, buf = "thinking", stripped[len(self.OPEN):]
+                elif self.OPEN.startswith(stripped):
+                    self._held = buf  # "<th…" or only whitespace: undecided yet
+                    return out
+                else:
+                    self._state = "answer"
+            elif self._state == "thinking":
+                end = buf.find(self.CLOSE)
+                if end >= 0:
+                    if end:
+                        out.append((buf[:end], True))
+                    self._state, buf = "gap", buf[end + len(self.CLOSE):]
+                    continue
+                keep = _partial_suffix(buf, self.CLOSE)
+                if len(buf) > keep:
+                    out.append((buf[:len(buf) - keep], True))
+                self._held = buf[len(buf) - keep:]
+                return out
+            elif self._state == "gap":  # the blank lines between thinking and answer
+                buf = buf.lstrip()
+                if buf:
+                    self._state = "answer"
+            else:
+                out.append((buf, False))
+                return out
+        return out
+
+    def flush(self) -> list[tuple[str, bool]]:
+        held, self._held = self._held, ""
+        return [(held, self._state == "thinking")] if held.strip() else []
+
+
+def _partial_suffix(text: str, tag: str) -> int:
+    """Length of the longest end of ``text`` that is a start of ``tag`` (a tag split in two)."""
+    for n in range(min(len(tag) - 1, len(text)), 0, -1):
+        if text.endswith(tag[:n]):
+            return n
+    return 0
 
 
 Event = PromptProgress | FirstToken | Fragment | ToolCall | LoadProgress | Done

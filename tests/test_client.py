@@ -213,3 +213,33 @@ def test_connect_simulate_falls_back_to_the_simulator(monkeypatch):
         assert conn.predict(None, "hi").result().text == "You said: hi"
     finally:
         conn.simulator.stop()
+
+
+def test_inline_thinking_is_kept_apart_from_the_answer(sim):
+    """Reasoning models write <think>…</think> inline when LM Studio does not parse it."""
+    from lmsnb.sim import scripted
+
+    sim.set_behaviour(scripted(["<think>The user greets me. Be kind.</think>\n\nHello, friend!"]))
+    events = list(Connection(sim.host).predict(LLM, "hi"))
+    done = events[-1]
+    assert done.text == "Hello, friend!"
+    assert done.reasoning == "The user greets me. Be kind."
+    frags = [e for e in events if isinstance(e, Fragment)]
+    assert "".join(f.text for f in frags if f.reasoning) == done.reasoning
+    assert "<think>" not in "".join(f.text for f in frags)
+
+
+@pytest.mark.parametrize("chunks, thinking, answer", [
+    (["<think>plan", " more</think>\n\nThe", " answer."], "plan more", "The answer."),
+    (["  <th", "ink>a</th", "ink>B"], "a", "B"),
+    (["Hello ", "<think>not a block</think>"], "", "Hello <think>not a block</think>"),
+    (["<think>cut off mid-thought"], "cut off mid-thought", ""),
+    (["<", "b>bold</b>"], "", "<b>bold</b>"),
+])
+def test_think_splitter_handles_tags_split_across_fragments(chunks, thinking, answer):
+    from lmsnb.events import ThinkSplitter
+
+    splitter = ThinkSplitter()
+    pieces = [p for c in chunks for p in splitter.feed(c)] + splitter.flush()
+    assert "".join(t for t, r in pieces if r) == thinking
+    assert "".join(t for t, r in pieces if not r) == answer
