@@ -178,12 +178,43 @@ def report(prompt: str) -> str:
     }, indent=2)
 
 
-def _answer(prompt: str) -> str:
-    names = names_in(prompt[-6000:])[:5]
+def _tables(prompt: str) -> dict[str, list[list[str]]]:
+    """GraphRAG-style context tables in a prompt: ``-----Name-----``, a header, ``|`` rows."""
+    tables: dict[str, list[list[str]]] = {}
+    for m in re.finditer(r"-----(\w[\w ]*)-----\n[^\n]*\n((?:[^\n]*\|[^\n]*\n?)*)", prompt):
+        rows = [line.split("|") for line in m.group(2).splitlines() if line.strip()]
+        tables.setdefault(m.group(1).strip().title(), []).extend(rows)
+    return tables
+
+
+def _answer(prompt: str, question: str = "") -> str:
+    """An answer that names what the context holds and cites real row ids, as GraphRAG asks."""
+    tables = _tables(prompt)
+    ents = [r for r in tables.get("Entities", []) if len(r) > 1]
+    asked = {w.lower() for w in re.findall(r"[A-Za-z']+", question)}
+    named = [r for r in ents if set(r[1].lower().split()) & asked]
+    chosen = (named + [r for r in ents if r not in named])[:4]
+    if chosen:
+        listing = ", ".join(r[1].title() for r in chosen)
+        refs = [f"Entities ({', '.join(r[0] for r in chosen)})"]
+        for table in ("Reports", "Relationships", "Sources"):
+            ids = [r[0] for r in tables.get(table, [])[:2] if r[0].strip()]
+            if ids:
+                refs.append(f"{table} ({', '.join(ids)})")
+        return (f"Based on the data provided, the answer involves {listing}. The records "
+                "describe how these entities relate to one another and to the question asked "
+                f"[Data: {'; '.join(refs)}].")
+    names = names_in(question or prompt[-6000:])[:5]
+    sources = [r[0] for r in tables.get("Sources", [])[:3] if r[0].strip()]
+    cite = f" [Data: Sources ({', '.join(sources)})]" if sources else ""
+    start = max(prompt.find(m) for m in ("----Analyst ", "---Research notes---",
+                                         "---Data tables---"))
+    carried = [c for c in re.findall(r"\[Data: [^\]]+\]", prompt[start:])
+               if "..." not in c] if start >= 0 else []
+    if not cite and carried:  # a reduce step: keep the analysts' citations, as GraphRAG asks
+        cite = " " + " ".join(dict.fromkeys(carried[:3]))
     listing = ", ".join(names) or "the indexed documents"
-    return (f"Based on the data provided, the answer involves {listing}. "
-            "The records describe how these entities relate to one another and to the question "
-            "asked [Data: Entities (0, 1)].")
+    return f"Based on the data provided, the answer involves {listing}.{cite}"
 
 
 def respond(request: Any) -> str:
@@ -215,9 +246,18 @@ def respond_messages(messages: list[dict[str, Any]], json_schema: dict | None = 
         return summary(last)
     if "points" in props:
         names = names_in(prompt[-6000:])[:3] or ["the data"]
+        ids = [r[0] for r in _tables(prompt).get("Reports", []) if r[0].strip()] or ["0"]
         return json.dumps({"points": [{"description": f"{n} is relevant to the question "
-                                                      f"[Data: Reports (0)].", "score": 60 - 10 * i}
+                                                      f"[Data: Reports ({ids[i % len(ids)]})].",
+                                       "score": 60 - 10 * i}
                                       for i, n in enumerate(names)]})
+    answer_key = next((k for k in ("response", "intermediate_answer") if k in props), None)
+    if answer_key and "follow_up_queries" in props:  # DRIFT's primer and follow-up steps
+        question = next((str(m.get("content", "")) for m in reversed(messages)
+                         if m.get("role") == "user"), last)
+        names = names_in(prompt[-6000:])[:2]
+        return json.dumps({answer_key: _answer(prompt, question), "score": 60,
+                           "follow_up_queries": [f"What is the role of {n}?" for n in names]})
     if json_schema:
         try:
             from .behaviours import schema_instance
@@ -225,4 +265,6 @@ def respond_messages(messages: list[dict[str, Any]], json_schema: dict | None = 
             return json.dumps(schema_instance(json_schema))
         except Exception:
             return "{}"
-    return _answer(prompt)
+    question = next((str(m.get("content", "")) for m in reversed(messages)
+                     if m.get("role") == "user"), last)
+    return _answer(prompt, question)
