@@ -36,7 +36,9 @@ case "${1:-lab}" in
       trap '[ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null' EXIT
     fi
     shift || true
-    "$VENV/bin/jupyter" lab notebooks/ "$@"
+    extra=()
+    [ "$(id -u)" = 0 ] && extra+=(--allow-root)   # containers and CI machines run as root
+    "$VENV/bin/jupyter" lab notebooks/ "${extra[@]}" "$@"
     ;;
   *)
     echo "usage: bash run.sh [lab|test] [args]" >&2
