@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .client import get_connection
+from .config import normalize_prediction_config
 from .errors import ConfigError, LmsnbError
 from .events import Done, Event, Fragment
 from .monitor import record as _record_stats
@@ -236,19 +237,44 @@ class Session:
     def save(self, path: str | Path) -> Path:
         """Write the session as JSON (history, model, config) — reload it with ``Session.load``."""
         path = Path(path)
-        path.write_text(self.to_json(), encoding="utf-8")
+        if not str(path).strip():
+            raise ConfigError("No file name given", hint="e.g. session.save('notes.json')")
+        text = self.to_json()
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"Cannot write {path}: {exc.strerror or exc}",
+                              hint="check that the folder exists and is writable") from None
         return path
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | list[Any]) -> Session:
         if isinstance(data, list):  # a bare history list is fine too
             data = {"history": data}
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"Not a saved session (a JSON {type(data).__name__}, not an "
+                              "object)", hint="load a file written by session.save() or "
+                                              "%lms_history --save")
         history = data.get("history", [])
         if not isinstance(history, list) or not all(
                 isinstance(m, dict) and "role" in m and "content" in m for m in history):
             raise ConfigError("A saved session needs a 'history' list of {role, content} objects")
-        return cls(model=data.get("model"), config=data.get("config") or {},
-                   name=data.get("name"), history=history)
+        roles = {str(m["role"]) for m in history} - {"system", "user", "assistant"}
+        if roles:
+            raise ConfigError(f"The saved session has an unknown role {sorted(roles)[0]!r}",
+                              hint="roles are system, user and assistant")
+        if any(not isinstance(m["content"], str) for m in history):
+            raise ConfigError("The saved session has a message whose content is not text")
+        config = data.get("config") or {}
+        if not isinstance(config, Mapping):
+            raise ConfigError("The saved session's 'config' is not an object",
+                              hint='e.g. "config": {"temperature": 0.2}')
+        normalize_prediction_config(config)  # an unknown key fails now, not at the next turn
+        model, name = data.get("model"), data.get("name")
+        if model is not None and not isinstance(model, str):
+            raise ConfigError(f"The saved session's 'model' is not a model key: {model!r}")
+        return cls(model=model or None, config=config,
+                   name=name if isinstance(name, str) else None, history=history)
 
     @classmethod
     def from_json(cls, text: str) -> Session:
@@ -263,7 +289,10 @@ class Session:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
-            raise ConfigError(f"Cannot read {path}: {exc.strerror}") from None
+            raise ConfigError(f"Cannot read {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"Not a saved session: {path} is not a UTF-8 text file",
+                              hint="load a file written by session.save()") from None
         return cls.from_json(text)
 
     def messages(self) -> Any:

@@ -75,18 +75,36 @@ def normalize_host(host: str) -> str:
     text = host.strip()
     text = re.sub(r"^(https?|wss?)://", "", text, flags=re.I)
     text = text.split("/", 1)[0].strip()
-    if not text:
-        raise ConfigError(f"{host!r} is not a host", hint="use e.g. 'localhost:1234'")
+    bad = ConfigError(f"{host!r} is not a host",
+                      hint="use e.g. 'localhost:1234', '192.168.1.20:1234' or '[::1]:1234'")
+    if not text or any(ch.isspace() for ch in text):
+        raise bad
     if text.startswith("["):  # IPv6 literal
-        return text if "]:" in text else f"{text}:1234"
-    return text if ":" in text else f"{text}:1234"
+        end = text.find("]")
+        if end < 2 or (text[end + 1:] and not text[end + 1:].startswith(":")):
+            raise bad
+        name, port = text[:end + 1], text[end + 2:] if text[end + 1:] else None
+    elif text.count(":") == 0:
+        name, port = text, None
+    elif text.count(":") == 1:
+        name, port = text.split(":")
+    else:  # '::::', or an IPv6 address without brackets
+        raise bad
+    if not name:
+        raise bad
+    if port is None:
+        return f"{name}:1234"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{host!r} has no valid port ({port!r})",
+                          hint="a port is a number 1–65535, e.g. 'localhost:1234'")
+    return f"{name}:{int(port)}"
 
 
 def is_reachable(host: str) -> bool:
     """True when ``host`` answers LM Studio's greeting (LM Studio or ``lmsnb.sim``)."""
     try:
         return bool(lmstudio.Client.is_valid_api_host(host))
-    except (httpx.HTTPError, ValueError, OSError):
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError, OSError):
         return False
 
 
@@ -153,8 +171,15 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _is_disconnect(exc: BaseException) -> bool:
+    # A client whose websocket thread has stopped (server restarted, client closed by a
+    # reconnect) raises a bare RuntimeError "... is currently inactive" from the SDK.
     return isinstance(exc, lmstudio.LMStudioWebsocketError) or (
-        isinstance(exc, lmstudio.LMStudioClientError) and "not reachable" in str(exc))
+        isinstance(exc, lmstudio.LMStudioClientError) and "not reachable" in str(exc)) or (
+        isinstance(exc, RuntimeError) and "currently inactive" in str(exc))
+
+
+_NOT_FOUND_HINT = ("see lmsnb.models.downloaded() / %lms_models for the keys, or download it "
+                   "in LM Studio")
 
 
 def translate(exc: BaseException, host: str, model: str | None = None) -> LmsnbError:
@@ -174,8 +199,20 @@ def translate(exc: BaseException, host: str, model: str | None = None) -> LmsnbE
                                       "identifierNotFound", "specificModelUnloaded")):
         name = f" {model!r}" if model else ""
         return ModelNotFound(f"Model{name} is not available in LM Studio at {host}",
-                             hint="see lmsnb.models.downloaded() / %lms_models for the keys, "
-                                  "or download it in LM Studio")
+                             hint=_NOT_FOUND_HINT)
+    mismatch = re.search(r"is an? (llm|embedding) model, not an? (llm|embedding) model", text)
+    if mismatch or "domainMismatch" in text:
+        actual, wanted = mismatch.groups() if mismatch else ("other", "other")
+        noun = {"llm": "an LLM", "embedding": "an embedding model"}
+        name = f"{model!r}" if model else "The model"
+        if wanted == "llm":
+            hint = "chat needs an LLM: see the type column of %lms_models"
+        elif wanted == "embedding":
+            hint = "embeddings need an embedding model: see the type column of %lms_models"
+        else:
+            hint = "see the type column of %lms_models"
+        return ModelNotFound(f"{name} is {noun.get(actual, 'the wrong kind of model')}, "
+                             f"not {noun.get(wanted, 'the kind this call needs')}", hint=hint)
     if isinstance(exc, lmstudio.LMStudioCancelledError):
         return Cancelled("The prediction was cancelled")
     if isinstance(exc, msgspec.ValidationError | lmstudio.LMStudioValueError):
@@ -418,16 +455,19 @@ class Connection:
     def _translate(self, exc: BaseException, model: str | None) -> LmsnbError:
         """``translate`` plus, for an unknown model, the closest downloaded key."""
         err = translate(exc, self.host, model)
-        if isinstance(err, ModelNotFound) and model and err.hint and "did you mean" not in err.hint:
+        if isinstance(err, ModelNotFound) and model and err.hint == _NOT_FOUND_HINT:
             err = ModelNotFound(err.message, hint=self._suggest(model))
         return err
 
     def _handle(self, kind: str, model: str | None, client: lmstudio.Client,
                 ttl: int | None = None) -> Any:
         """A cached SDK model handle (getOrLoad once per model; JIT-loads if needed)."""
-        session = _session(client, kind)
         if model is None:
+            # default_model() makes its own call, which may replace a dead client: take the
+            # session from the client that is current afterwards, not the one passed in.
             model = self.default_model(kind)
+            client = self._sdk()
+        session = _session(client, kind)
         key = (kind, model)
         handle = self._handles.get(key)
         if handle is None:
@@ -547,18 +587,23 @@ class Connection:
 
         def events(pred: Prediction) -> Iterator[Event]:
             started = time.perf_counter()
-            pending: list[Event] = []
+            # The SDK's iterator dies when a KeyboardInterrupt lands inside it (its channel is
+            # closed and result() re-raises the interrupt), so it runs on a worker thread and
+            # this generator waits on a queue: an interrupt lands here, where it cancels on the
+            # server and keeps draining until LM Studio answers "userStopped".
+            inbox: queue.Queue[Any] = queue.Queue()
+            end = object()
             first: list[float] = []
 
             def on_first() -> None:
                 first.append(time.perf_counter() - started)
-                pending.append(FirstToken(first[0]))
+                inbox.put(FirstToken(first[0]))
 
             def open_stream(c: lmstudio.Client) -> Any:
                 handle = self._handle("llm", model, c)
                 return handle.respond_stream(
                     chat, config=pred_cfg or None, response_format=response_format,
-                    on_prompt_processing_progress=lambda p: pending.append(PromptProgress(p)),
+                    on_prompt_processing_progress=lambda p: inbox.put(PromptProgress(p)),
                     on_first_token=on_first)
 
             stream = self._call(open_stream, model=model)
@@ -566,25 +611,41 @@ class Connection:
             name = model or getattr(stream, "_model_identifier", None) or ""
             if pred.cancelled:
                 stream.cancel()
+
+            def pump() -> None:
+                try:
+                    for frag in stream:
+                        inbox.put(frag)
+                    inbox.put(end)
+                except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread
+                    inbox.put(exc)
+
+            threading.Thread(target=pump, daemon=True, name="lmsnb-predict").start()
             fragments = 0
             answer = _Answer()
-            it = iter(stream)
+            interrupted = False
+            finished = False
             try:
                 while True:
                     try:
-                        frag = next(it)
-                    except StopIteration:
-                        break
+                        item = inbox.get()
                     except KeyboardInterrupt:
+                        if interrupted:  # a second interrupt: stop waiting for the server
+                            raise
+                        interrupted = True
                         pred.cancel()  # keep draining: the server answers with userStopped
                         continue
+                    if item is end:
+                        break
+                    if isinstance(item, BaseException):
+                        raise item
+                    if isinstance(item, Event):
+                        yield item
+                        continue
                     fragments += 1
-                    if pending:
-                        yield from pending
-                        pending.clear()
-                    yield from answer.fragments(frag)
+                    yield from answer.fragments(item)
+                finished = True
                 yield from answer.fragments()
-                yield from pending
                 result = stream.result()
             except LmsnbError:
                 raise
@@ -599,6 +660,9 @@ class Connection:
                 if isinstance(err, ModelNotFound):  # unloaded meanwhile: re-resolve next time
                     self._handles.pop(("llm", model), None)
                 raise err from None
+            finally:
+                if not finished:  # abandoned (closed, interrupted twice): stop the server too
+                    pred.cancel()
             info = getattr(result, "model_info", None)
             name = name or getattr(info, "model_key", "") or ""
             stats = _stats_from(result.stats, str(name), started,

@@ -81,6 +81,8 @@ def _number(key: str, value: Any, *, low: float | None = None, high: float | Non
         except (TypeError, ValueError):
             kind = "an integer" if integer else "a number"
             raise ConfigError(f"{key} must be {kind}, got {value!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):  # nan, ±inf
+        raise ConfigError(f"{key} must be a finite number, got {value!r}")
     if integer and int(value) != value:
         raise ConfigError(f"{key} must be an integer, got {value!r}")
     if (low is not None and value < low) or (high is not None and value > high):
@@ -91,7 +93,7 @@ def _number(key: str, value: Any, *, low: float | None = None, high: float | Non
 
 def _max_tokens(value: Any) -> int | bool:
     """A positive int, or an explicit 'unlimited' (None/False/-1/"unlimited") → ``False``."""
-    if value is None or value is False or value == -1 or (
+    if value is None or value is False or value == -1 or value == float("inf") or (
             isinstance(value, str) and value.strip().lower() in _UNLIMITED):
         return False
     n = _number("maxTokens", value, integer=True)
@@ -124,10 +126,26 @@ _CHECKS = {
     "evalBatchSize": lambda v: _number("evalBatchSize", v, low=1, integer=True),
     "maxTokens": _max_tokens,
     "gpu": _gpu,
-    "stopStrings": lambda v: [v] if isinstance(v, str) else list(v),
+    "stopStrings": lambda v: _strings("stopStrings", v),
+    "toolCallStopStrings": lambda v: _strings("toolCallStopStrings", v),
 }
 
+
+def _strings(key: str, value: Any) -> list[str]:
+    """One string or a list of strings (``stop="###"`` or ``stop=["###", "\n\n"]``)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ConfigError(f"{key} must be a string or a list of strings, got {value!r}",
+                      hint=f'e.g. {key}=["###"]')
+
 _POLICIES = ("stopAtLimit", "truncateMiddle", "rollingWindow")
+
+
+def canonical_prediction_key(key: str) -> str:
+    """The SDK's name for a prediction setting (``top_p`` → ``topPSampling``), or ConfigError."""
+    return _canonical(str(key), PREDICTION_KEYS, "prediction")
 
 
 def normalize_prediction_config(config: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sys
 import types
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,11 +31,14 @@ def embed(texts: str | Iterable[str], model: str | None = None, *,
     length, so a dot product is the cosine similarity.
     """
     single = isinstance(texts, str)
-    items = [texts] if single else list(texts)  # type: ignore[list-item]
-    bad = next((t for t in items if not isinstance(t, str)), None)
-    if bad is not None:
-        raise ConfigError(f"embed() takes strings, got {type(bad).__name__}",
-                          hint="convert first, e.g. df['text'].astype(str)")
+    items = [texts] if single else _items(texts)
+    bad = [i for i, t in enumerate(items) if not isinstance(t, str)]
+    if bad:
+        first = items[bad[0]]
+        where = f" (item {bad[0]}" + (f" and {len(bad) - 1} more)" if len(bad) > 1 else ")")
+        raise ConfigError(f"embed() takes strings, got {type(first).__name__}{where}",
+                          hint="convert or drop them first, e.g. "
+                               "df['text'].dropna().astype(str)")
     if not items:
         return np.zeros((0, 0), dtype=np.float32)
     conn = get_connection()
@@ -59,10 +63,23 @@ def embed(texts: str | Iterable[str], model: str | None = None, *,
     return vectors[0] if single else vectors
 
 
-def embed_df(texts: Iterable[str], model: str | None = None, *,
+def _items(texts: Any) -> list[Any]:
+    """The texts as a list; what is not a list of texts gets one clear error."""
+    if isinstance(texts, pd.DataFrame):
+        cols = [str(c) for c in texts.columns]
+        raise ConfigError("embed() takes texts, not a whole DataFrame",
+                          hint=f"pass one column, e.g. df[{cols[0] if cols else 'text'!r}]")
+    if isinstance(texts, Mapping | bytes | bytearray) or not isinstance(texts, Iterable):
+        raise ConfigError(f"embed() takes a string or a list of strings, got "
+                          f"{type(texts).__name__}",
+                          hint="e.g. lmsnb.embed(['first text', 'second text'])")
+    return list(texts)
+
+
+def embed_df(texts: str | Iterable[str], model: str | None = None, *,
              progress: bool | None = None) -> pd.DataFrame:
     """The DataFrame form: columns ``text`` and ``embedding`` (one float32 array per row)."""
-    items = list(texts)
+    items = [texts] if isinstance(texts, str) else _items(texts)
     vectors = embed(items, model, progress=progress)
     return pd.DataFrame({"text": items, "embedding": list(vectors)})
 

@@ -16,10 +16,12 @@ import argparse
 import difflib
 import functools
 import json
+import keyword
 import os
 import shlex
 import string
 import sys
+from _string import formatter_field_name_split as _formatter_field_name_split
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -51,6 +53,8 @@ def guard(usage: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                 return fn(*args, **kwargs)
             except LmsnbError as exc:
                 report_error(str(exc))
+            except _HelpShown:
+                pass
             except UsageError as exc:
                 report_error(f"{str(exc).strip().splitlines()[-1]} — see {usage}")
             except SystemExit:
@@ -65,6 +69,18 @@ def guard(usage: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return wrapper
 
     return deco
+
+
+class _HelpShown(UsageError):
+    """``-h`` / ``--help`` on a magic: its help was printed, nothing else to do."""
+
+
+def _check_var(name: str, flag: str = "--var") -> str:
+    """A notebook variable name the result can be stored in (checked before any work)."""
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise ConfigError(f"{flag} {name!r} is not a Python name",
+                          hint="use letters, digits and _, e.g. -o answer")
+    return name
 
 
 class _Parser(argparse.ArgumentParser):
@@ -99,19 +115,62 @@ class _Namespace(Mapping[str, Any]):
         return len(self.ns)
 
 
+def _shown(field: str, limit: int = 40) -> str:
+    """``{field}`` on one short line, for messages (a code block's braces can span lines)."""
+    text = " ".join(("{" + field + "}").split())
+    return text if len(text) <= limit else text[:limit - 2] + "…}"
+
+
+_BRACES_HINT = "write {{ and }} for literal braces (code, JSON), or use --raw"
+
+
+class _PromptFormatter(string.Formatter):
+    """``str.format`` on the notebook namespace whose every failure names the field."""
+
+    def get_field(self, field_name: str, args: Any, kwargs: Any) -> Any:
+        first, _rest = _formatter_field_name_split(field_name)
+        if first == "" or isinstance(first, int):  # {} (numbered 0 by vformat) or {0}
+            raise ConfigError("empty {} in the prompt (no variable name)",
+                              hint="put a variable name inside, or write {{}} for literal "
+                                   "braces")
+        if not first.isidentifier():
+            raise ConfigError(f"{_shown(field_name)} in the prompt is not a {{variable}}",
+                              hint=_BRACES_HINT)
+        try:
+            return super().get_field(field_name, args, kwargs)
+        except LmsnbError:
+            raise
+        except IndexError:
+            raise ConfigError(f"{_shown(field_name)} in the prompt: index out of range",
+                              hint="check the index, or " + _BRACES_HINT) from None
+        except KeyError as exc:
+            raise ConfigError(f"{_shown(field_name)} in the prompt: no key "
+                              f"{exc.args[0] if exc.args else ''!r}",
+                              hint="check the key, or " + _BRACES_HINT) from None
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{_shown(field_name)} in the prompt: {exc}",
+                              hint="check the expression, or " + _BRACES_HINT) from None
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        try:
+            return super().format_field(value, format_spec)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"cannot format a {type(value).__name__} with "
+                              f"':{format_spec}' in the prompt: {exc}",
+                              hint="fix the format spec, or " + _BRACES_HINT) from None
+
+
 def interpolate(text: str, ns: Mapping[str, Any]) -> str:
     """``{name}``, ``{name.attr}``, ``{name[0]}`` and ``{x:.2f}`` from ``ns``; ``{{`` → ``{``."""
+    if not isinstance(text, str):
+        raise ConfigError("the prompt is empty", hint="write the question in the cell body")
     try:
-        return string.Formatter().vformat(text, (), _Namespace(ns))
+        return _PromptFormatter().vformat(text, (), _Namespace(ns))
     except LmsnbError:
         raise
-    except IndexError:
-        raise ConfigError("empty {} in the prompt",
-                          hint="put a variable name inside, or write {{}} for literal braces"
-                          ) from None
-    except (ValueError, AttributeError, KeyError, TypeError) as exc:
+    except (ValueError, AttributeError, KeyError, TypeError, IndexError) as exc:
         raise ConfigError(f"cannot fill the prompt's {{…}} fields: {exc}",
-                          hint="write {{ and }} for literal braces, or use --raw") from None
+                          hint=_BRACES_HINT) from None
 
 
 def _models_parser() -> _Parser:
@@ -154,6 +213,17 @@ def parse_flags(magic: Any, line: str) -> argparse.Namespace:
     """
     parser = magic.parser
     words = split_words(line)
+    if any(w in ("-h", "--help") for w in words) and "-h" not in parser._option_string_actions:
+        print(parser.format_help().rstrip())
+        raise _HelpShown("help shown")
+    seen: dict[str, str] = {}
+    for word in words:
+        action = parser._option_string_actions.get(word.split("=", 1)[0])
+        if action is None or action.nargs == 0 or action.nargs is not None:
+            continue  # flags like --once, and values, may repeat harmlessly
+        if action.dest in seen:
+            raise UsageError(f"{action.option_strings[-1]} is given twice; keep one")
+        seen[action.dest] = word
     try:
         return parser.parse_args(words)
     except UsageError as exc:
@@ -177,6 +247,7 @@ class LmsMagics(Magics):
     def __init__(self, shell: Any) -> None:
         super().__init__(shell)
         self.defaults: dict[str, Any] = {}
+        self._timeout_before = client.get_timeout()  # what %lms_config --reset goes back to
 
     # -- %%lms_chat ------------------------------------------------------------------------
 
@@ -228,7 +299,11 @@ class LmsMagics(Magics):
         fmt = args.format or d.get("format", "markdown")
         wait = (args.wait or bool(d.get("wait")) or os.environ.get("LMSNB_WAIT") == "1"
                 or not stream_view.in_kernel())
-        name = args.session or d.get("session", "default")
+        name = args.session or d.get("session") or "default"
+        # Everything that can be refused is checked before the session changes: a refused
+        # cell leaves the conversation exactly as it was.
+        var = _check_var(args.var) if args.var else None
+        tools = self._tools(args.tools) if args.tools is not None else None
         if args.once:
             session = chat_api.Session(args.system or d.get("system"), model=model)
         else:
@@ -239,16 +314,13 @@ class LmsMagics(Magics):
                 session.system = args.system
             elif session.system is None and d.get("system") and not session.history:
                 session.system = d["system"]
-        if args.tools:
-            events = session.act(prompt, self._tools(args.tools), config=config, model=model)
+        if tools is not None:
+            events = session.act(prompt, tools, config=config, model=model)
         else:
             events = session.stream(prompt, config=config, model=model,
                                     remember=not args.once)
-        if args.var:
+        if var:
             user_ns = self.shell.user_ns
-            var = args.var
-            if not var.isidentifier():
-                raise ConfigError(f"--var {var!r} is not a Python name")
             events.add_done_callback(lambda done: user_ns.__setitem__(var, done.text))
         title = f"{name}" if not args.once and name != "default" else None
         if wait:
@@ -264,6 +336,9 @@ class LmsMagics(Magics):
                 raise ConfigError(f"--tools: {name!r} is not a function in the notebook",
                                   hint="define it with def in a cell above")
             tools.append(fn)
+        if not tools:
+            raise ConfigError("--tools needs the names of notebook functions",
+                              hint="e.g. --tools add,get_weather")
         return tools
 
     # -- %lms_models -----------------------------------------------------------------------
@@ -280,10 +355,11 @@ class LmsMagics(Magics):
         from . import models
 
         words = split_words(line)
+        if words and words[0] in ("-h", "--help", "help"):
+            print(self.lms_models.__doc__)
+            return None
         if words and words[0] not in ("list", "loaded", "downloaded", "manager", "load",
                                       "unload", "ttl", "info"):
-            import difflib
-
             close = difflib.get_close_matches(words[0], ["list", "loaded", "downloaded",
                                                          "manager", "load", "unload", "ttl",
                                                          "info"], n=1)
@@ -313,6 +389,9 @@ class LmsMagics(Magics):
                         ttl=args.ttl, context_length=args.context, gpu=gpu)
             return None
         if cmd == "unload":
+            if args.all and args.identifier:
+                raise ConfigError(f"unload {args.identifier} or unload --all, not both",
+                                  hint="%lms_models unload ID (or --all)")
             if args.all:
                 ids = models.unload_all()
                 print(f"unloaded {', '.join(ids) or 'nothing'}")
@@ -324,7 +403,7 @@ class LmsMagics(Magics):
             return None
         if cmd == "ttl":
             inst = models.set_ttl(args.key, args.seconds)
-            print(f"{inst.get('identifier')}: TTL set to {args.seconds} s")
+            print(f"{inst.get('identifier')}: TTL set to {cfg.parse_ttl(args.seconds)} s")
             return None
         if cmd == "info":
             return models.info(args.identifier)
@@ -360,33 +439,45 @@ class LmsMagics(Magics):
     @guard("%lms_config?")
     def _config(self, line: str) -> None:
         words = split_words(line)
-        if words == ["--reset"]:
-            self.defaults.clear()
-            print("lmsnb defaults cleared")
-            return
-        pred: dict[str, Any] = dict(self.defaults.get("config", {}))
+        reset = "--reset" in words
+        words = [w for w in words if w != "--reset"]
+        pred: dict[str, Any] = {} if reset else dict(self.defaults.get("config", {}))
         updates: dict[str, Any] = {}
+        unset: list[str] = []
         for word in words:
-            if "=" not in word:
+            if "=" not in word or not word.split("=", 1)[0]:
                 raise ConfigError(f"{word!r} is not key=value",
-                                  hint="e.g. %lms_config temperature=0.2")
+                                  hint="e.g. %lms_config temperature=0.2 (or --reset)")
             key, raw = word.split("=", 1)
-            value = _parse_value(raw)
             if key in _CONFIG_KEYS:
-                if key == "format" and value not in stream_view.FORMATS:
-                    raise ConfigError(f"format={value!r} is not one of "
-                                      f"{', '.join(stream_view.FORMATS)}")
-                if key == "timeout":
-                    client.set_timeout(None if value in (None, "none") else value)
-                updates[key] = value
+                value = _config_value(key, raw)
+                if value is None and key != "timeout":
+                    unset.append(key)  # model= / model=none: back to the default
+                else:
+                    updates[key] = value
             else:
-                pred[key] = value
+                name = cfg.canonical_prediction_key(key)  # "did you mean" for a typo
+                pred.pop(name, None)
+                pred[name] = _parse_value(raw)
         if pred:
-            cfg.normalize_prediction_config(pred)  # raises ConfigError with "did you mean"
+            cfg.normalize_prediction_config(pred)  # bad values fail here, before any change
+        # Everything is valid: apply it all.
+        if reset:
+            self.defaults.clear()
+            client.set_timeout(self._timeout_before)
+        if "timeout" in updates:
+            client.set_timeout(updates["timeout"])
+        for key in unset:
+            self.defaults.pop(key, None)
         self.defaults.update(updates)
         if pred:
             self.defaults["config"] = pred
-        shown = {k: v for k, v in self.defaults.items()}
+        elif reset:
+            self.defaults.pop("config", None)
+        if reset and not words:
+            print("lmsnb defaults cleared")
+            return
+        shown = dict(self.defaults)
         print("lmsnb defaults: " + (json.dumps(shown, default=str) if shown else "none"))
 
     # -- %lms_stats / %lms_history / %lms_embed --------------------------------------------
@@ -428,15 +519,27 @@ class LmsMagics(Magics):
     @guard("%lms_history?")
     def _history(self, line: str) -> Any:
         args = parse_flags(self.lms_history, line)
-        name = args.session or self.defaults.get("session", "default")
-        if args.load:
-            loaded = chat_api.Session.load(args.load)
+        actions = [flag for flag, on in (("--save", args.save is not None),
+                                         ("--load", args.load is not None),
+                                         ("--undo", args.undo), ("--reset", args.reset)) if on]
+        if len(actions) > 1:
+            raise UsageError(f"{' and '.join(actions)} together: give one at a time")
+        for flag, path in (("--save", args.save), ("--load", args.load)):
+            if path is not None and not path.strip():
+                raise ConfigError(f"{flag} needs a file name", hint=f"e.g. {flag} notes.json")
+        default = self.defaults.get("session") or "default"
+        name = args.session or default
+        if args.load is not None:
+            loaded = chat_api.Session.load(args.load)  # fails before the session is replaced
             loaded.name = name
             chat_api._sessions[name] = loaded
             print(f"session {name!r} loaded from {args.load} ({len(loaded.history)} messages)")
             return None
-        session = chat_api.get_session(name)
-        if args.save:
+        if name == default:
+            session = chat_api.get_session(name)
+        else:
+            session = _existing_session(name)
+        if args.save is not None:
             session.save(args.save)
             print(f"session {name!r} saved to {args.save}")
             return None
@@ -465,15 +568,14 @@ class LmsMagics(Magics):
         from .embed import embed, embed_df
 
         args = parse_flags(self.lms_embed, line)
+        var = _check_var(args.var)
         if args.source not in self.shell.user_ns:
             raise ConfigError(f"no notebook variable called {args.source!r}",
                               hint="pass the name of a list of strings")
         texts = self.shell.user_ns[args.source]
-        if not isinstance(texts, str):
-            texts = [t for t in texts]
         result = embed_df(texts, args.model) if args.df else embed(texts, args.model)
-        self.shell.user_ns[args.var] = result
-        print(f"{args.var} = {type(result).__name__} of shape {result.shape}")
+        self.shell.user_ns[var] = result
+        print(f"{var} = {type(result).__name__} of shape {result.shape}")
 
     @line_cell_magic
     def lms_chat_panel(self, line: str = "", cell: str | None = None) -> Any:
@@ -485,6 +587,42 @@ class LmsMagics(Magics):
         from .widgets.chat_panel import ChatPanel
 
         return ChatPanel(session=line.strip() or "default")
+
+
+def _existing_session(name: str) -> chat_api.Session:
+    """A named session that must exist already (a typo must not show an empty history)."""
+    known = chat_api.sessions()
+    if name in known:
+        return known[name]
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = (f"did you mean {close[0]!r}?" if close else
+            f"known sessions: {', '.join(known)}" if known else
+            "no chat session yet: start one with %%lms_chat -S NAME")
+    raise ConfigError(f"no chat session called {name!r}", hint=hint)
+
+
+def _config_value(key: str, raw: str) -> Any:
+    """Check one of ``%lms_config``'s own keys; ``None`` means "unset"."""
+    text = raw.strip()
+    if text.lower() in ("", "none", "null"):
+        return None
+    if key in ("model", "system", "session"):
+        return raw  # text as typed: model=7 or system=42 stay strings
+    if key == "format":
+        if text not in stream_view.FORMATS:
+            raise ConfigError(f"format={text!r} is not one of {', '.join(stream_view.FORMATS)}")
+        return text
+    if key == "wait":
+        value = _parse_value(text)
+        if not isinstance(value, bool):
+            raise ConfigError(f"wait={raw!r} is not true or false", hint="e.g. wait=true")
+        return value
+    value = _parse_value(text)  # timeout
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 or \
+            value == float("inf"):
+        raise ConfigError(f"timeout={raw!r} is not a positive number of seconds",
+                          hint="e.g. timeout=120, or timeout=none to wait forever")
+    return value
 
 
 def _parse_value(raw: str) -> Any:

@@ -114,8 +114,19 @@ def unload_all(kind: str | None = None) -> list[str]:
 
 
 def set_ttl(key: str, ttl: int | str | None) -> dict[str, Any]:
-    """Set the idle time-to-live of a loaded model (LM Studio takes it with get-or-load)."""
-    return get_connection().load(key, ttl=ttl)
+    """Set the idle time-to-live of a loaded model (LM Studio takes it with get-or-load).
+
+    A model that is not loaded is refused rather than loaded as a side effect.
+    """
+    from .config import parse_ttl
+    from .errors import ModelNotFound
+
+    parse_ttl(ttl)  # a bad duration fails before anything else
+    conn = get_connection()
+    if not any(key in (r["identifier"], r["key"]) for r in conn.list_loaded()):
+        raise ModelNotFound(f"{key!r} is not loaded, so it has no TTL to set",
+                            hint=f"load it with one: %lms_models load {key} --ttl {ttl}")
+    return conn.load(key, ttl=ttl)
 
 
 def info(identifier: str | None = None) -> dict[str, Any]:

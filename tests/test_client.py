@@ -243,3 +243,48 @@ def test_think_splitter_handles_tags_split_across_fragments(chunks, thinking, an
     pieces = [p for c in chunks for p in splitter.feed(c)] + splitter.flush()
     assert "".join(t for t, r in pieces if r) == thinking
     assert "".join(t for t, r in pieces if not r) == answer
+
+
+# -- bug hunt: first call after a restart, hosts, wrong kind of model, interrupts ------------
+
+
+def test_first_default_model_call_after_a_restart_reconnects(sim):
+    """``%%lms_chat`` without -m after LM Studio restarted: the answer, not a RuntimeError."""
+    conn = Connection(sim.host)
+    assert conn.predict(None, "hi").result().text
+    sim.restart()
+    assert conn.predict(None, "hi again").result().text == "You said: hi again"
+
+
+@pytest.mark.parametrize("host, expected", [
+    ("::::", "is not a host"), ("localhost:abc", "no valid port"),
+    ("localhost:99999", "no valid port"), ("garbage host name", "is not a host"),
+])
+def test_garbage_hosts_are_one_line(host, expected):
+    with pytest.raises(ConfigError, match=expected) as err:
+        lmsnb.connect(host)
+    assert "\n" not in str(err.value) and "localhost:1234" in str(err.value)
+
+
+def test_wrong_kind_of_model_says_which_kind(sim):
+    conn = Connection(sim.host)
+    with pytest.raises(ModelNotFound, match=f"'{EMB}' is an embedding model, not an LLM"):
+        conn.predict(EMB, "hi").result()
+    with pytest.raises(ModelNotFound, match=f"'{LLM}' is an LLM, not an embedding model"):
+        conn.embed(LLM, ["a"])
+
+
+def test_interrupt_while_streaming_cancels_on_the_server_and_keeps_the_text():
+    """Ctrl-C / Kernel → Interrupt mid-answer: stop reason userStopped, partial text kept."""
+    import _thread
+    import threading
+
+    from lmsnb.sim import Simulator, Timing
+
+    with Simulator(port=0, timing=Timing(tokens_per_second=100)) as slow:
+        slow.set_behaviour("lorem")
+        pred = Connection(slow.host).predict(LLM, "long answer", config={"maxTokens": 300})
+        threading.Timer(0.3, _thread.interrupt_main).start()
+        done = pred.result()
+    assert done.stats.stop_reason == "userStopped"
+    assert done.text.startswith("Lorem ipsum") and done.stats.predicted_tokens < 300

@@ -35,3 +35,19 @@ def test_embed_df_and_model_choice(conn) -> None:
 def test_embed_rejects_non_strings(conn) -> None:
     with pytest.raises(lmsnb.ConfigError, match="takes strings"):
         embed(["a", 3])
+
+
+def test_embed_refuses_what_is_not_text(conn) -> None:
+    """None in a list used to slip through (it was the 'no bad item' sentinel)."""
+    import pandas as pd
+
+    from lmsnb.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"got NoneType \(item 1\)"):
+        embed(["a", None])
+    for bad, expected in ((5, "got int"), (None, "got NoneType"), ({"k": "v"}, "got dict"),
+                          (pd.DataFrame({"text": ["a"]}), r"pass one column, e.g. df\['text'\]")):
+        with pytest.raises(ConfigError, match=expected):
+            embed(bad)
+    assert embed([]).shape == (0, 0)
+    assert len(embed_df("one text")) == 1  # one row, not one per character

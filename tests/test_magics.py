@@ -133,3 +133,96 @@ def test_chat_magic_tools_against_the_simulator(sim, capsys) -> None:
     finally:
         shell.events.unregister("pre_run_cell", magics._before_cell)
         m.defaults.clear()
+
+
+# -- bug hunt: refused input is one line and changes nothing -------------------------------
+
+
+@pytest.mark.parametrize("line, cell, expected", [
+    ("-t nan", "hi", "finite number"),
+    ("-t 1e400", "hi", "finite number"),
+    ("-o class", "hi", "not a Python name"),
+    ("-m a -m b", "hi", "--model is given twice"),
+    ("--tools ,", "hi", "--tools needs the names"),
+    ("", "look {items[5]}", "{items[5]} in the prompt: index out of range"),
+    ("", "look {cfg[b]}", "{cfg[b]} in the prompt: no key 'b'"),
+    ("", "explain:\n```c\nint main() {\n  return 0;\n}\n```", "is not a {variable}"),
+    ("", "value {pi:zz}", "cannot format a float with ':zz'"),
+])
+def test_more_bad_input_is_one_line(ip, capsys, line, cell, expected) -> None:
+    ip.user_ns.update(items=[1, 2], cfg={"a": 1}, pi=3.14)
+    ip.run_cell_magic("lms_chat", "", "first")
+    before = [dict(m) for m in chat.get_session().history]
+    ip.run_cell_magic("lms_chat", line, cell)
+    out = capsys.readouterr()
+    assert expected in out.err, out.err
+    assert out.err.startswith("lmsnb: ") and out.err.count("\n") == 1, out.err
+    assert chat.get_session().history == before  # a refused cell leaves the session as it was
+
+
+def test_help_flag_prints_the_usage(ip, capsys) -> None:
+    ip.run_cell_magic("lms_chat", "--help", "hi")
+    out = capsys.readouterr()
+    assert "--temperature" in out.out and out.err == ""
+    assert ip.fake.calls == []
+
+
+def test_config_values_are_checked_and_reset_restores_the_timeout(ip, capsys) -> None:
+    from lmsnb import client
+
+    before = client.get_timeout()
+    try:
+        for line, expected in (("wait=maybe", "not true or false"),
+                               ("stopStrings=5", "string or a list of strings"),
+                               ("timeout=abc", "positive number of seconds")):
+            ip.run_line_magic("lms_config", line)
+            err = capsys.readouterr().err
+            assert expected in err and err.count("\n") == 1, err
+        ip.run_line_magic("lms_config", "timeout=7 temprature=0.2")  # refused as a whole
+        assert "did you mean 'temperature'" in capsys.readouterr().err
+        assert client.get_timeout() == before
+        ip.run_line_magic("lms_config", "model=7 system=42 top_p=0.5 topP=0.6 timeout=7")
+        shell_defaults = ip.magics_manager.registry["LmsMagics"].defaults
+        assert shell_defaults["model"] == "7" and shell_defaults["system"] == "42"
+        assert shell_defaults["config"] == {"topPSampling": 0.6}
+        assert client.get_timeout() == 7
+        ip.run_line_magic("lms_config", "--reset")
+        assert client.get_timeout() == before and shell_defaults == {}
+    finally:
+        client.set_timeout(before)
+
+
+def test_history_refuses_unknown_sessions_bad_paths_and_bad_files(ip, tmp_path, capsys) -> None:
+    ip.run_cell_magic("lms_chat", "-S notes", "keep me")
+    kept = [dict(m) for m in chat.get_session("notes").history]
+    capsys.readouterr()
+    (tmp_path / "str.json").write_text('"hello"')
+    (tmp_path / "cfg.json").write_text('{"history": [], "config": {"temprature": 1}}')
+    (tmp_path / "role.json").write_text('{"history": [{"role": "robot", "content": "x"}]}')
+    (tmp_path / "bin.json").write_bytes(b"\xff\xfe\x00")
+    for line, expected in (
+            ("-S note", "no chat session called 'note' — did you mean 'notes'?"),
+            (f"-S notes --save {tmp_path}/missing/dir/x.json", "Cannot write"),
+            ("-S notes --save ''", "--save needs a file name"),
+            (f"-S notes --load {tmp_path}/str.json", "Not a saved session"),
+            (f"-S notes --load {tmp_path}/cfg.json", "did you mean 'temperature'"),
+            (f"-S notes --load {tmp_path}/role.json", "unknown role 'robot'"),
+            (f"-S notes --load {tmp_path}/bin.json", "not a UTF-8 text file"),
+            ("-S notes --undo --reset", "give one at a time")):
+        ip.run_line_magic("lms_history", line)
+        err = capsys.readouterr().err
+        assert expected in err and err.startswith("lmsnb: ") and err.count("\n") == 1, err
+    assert chat.get_session("notes").history == kept  # nothing lost
+    assert "note" not in chat.sessions()
+
+
+def test_embed_magic_refuses_what_is_not_text(ip, capsys) -> None:
+    import pandas as pd
+
+    ip.user_ns.update(n=5, frame=pd.DataFrame({"text": ["a"]}), texts=["a", "b"])
+    for line, expected in (("n", "got int"), ("frame", "pass one column"),
+                           ("texts -o class", "not a Python name")):
+        ip.run_line_magic("lms_embed", line)
+        err = capsys.readouterr().err
+        assert expected in err and err.count("\n") == 1, err
+    assert "class" not in ip.user_ns

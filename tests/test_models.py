@@ -52,3 +52,33 @@ def test_tokens(conn) -> None:
 def test_unknown_model_did_you_mean(conn) -> None:
     with pytest.raises(lmsnb.ModelNotFound, match="did you mean"):
         models.load("qwen2.5-7b-instruc", progress=False)
+
+
+def test_ttl_of_a_model_that_is_not_loaded_is_refused(conn) -> None:
+    from lmsnb.errors import ConfigError, ModelNotFound
+
+    with pytest.raises(ModelNotFound, match="is not loaded"):
+        models.set_ttl("llama-3.2-1b-instruct", 60)
+    assert "llama-3.2-1b-instruct" not in set(models.loaded()["key"])  # not loaded as a side effect
+    with pytest.raises(ConfigError, match="not a duration"):
+        models.set_ttl("qwen2.5-7b-instruct", "soon")
+    with pytest.raises(ConfigError, match="finite"):
+        models.load("llama-3.2-1b-instruct", gpu=float("nan"))
+
+
+def test_models_magic_ttl_and_unload_messages(conn, capsys) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from lmsnb import magics
+
+    shell = InteractiveShell.instance()
+    magics.register(shell)
+    try:
+        shell.run_line_magic("lms_models", "ttl qwen2.5-7b-instruct 10m")
+        assert "TTL set to 600 s" in capsys.readouterr().out
+        shell.run_line_magic("lms_models", "unload qwen2.5-7b-instruct --all")
+        err = capsys.readouterr().err
+        assert "not both" in err and err.count("\n") == 1
+        assert "qwen2.5-7b-instruct" in set(models.loaded()["key"])  # nothing was unloaded
+    finally:
+        shell.events.unregister("pre_run_cell", magics._before_cell)

@@ -186,8 +186,10 @@ class StreamView:
                 if self.done is not None and self.done.stopped:
                     self.stop_button.description = "Stopped"
             self._flush()
-            if printing:
-                print(f"\n[{self.status}]" if self.error is None else "")
+            if printing and self.error is None:
+                print(f"\n[{self.status}]")
+            elif printing and self.text:  # end the partial line; the error follows on stderr
+                print()
             self._finished.set()
             with _pending_lock:
                 if self in _pending:
