@@ -54,6 +54,12 @@ def _bundle() -> str:
     return cy + (STATIC / "graphview.js").read_text(encoding="utf-8")
 
 
+def _view_error(message: str, hint: str) -> Exception:
+    from .errors import GraphIndexError
+
+    return GraphIndexError(message, hint=hint)
+
+
 def _colour(community: int) -> str:
     return GREY if community == NO_COMMUNITY else PALETTE[community % len(PALETTE)]
 
@@ -81,6 +87,14 @@ class _Graph:
     """The index's tables, normalised once: ids, title lookup, community membership."""
 
     def __init__(self, idx: Any = None) -> None:
+        if idx is not None and _table(idx, "entities") is None \
+                and _table(idx, "relationships") is None:
+            from .errors import GraphIndexError
+
+            what = f"the string {idx!r}" if isinstance(idx, str) else f"a {type(idx).__name__}"
+            raise GraphIndexError(f"GraphView needs a GraphRAG index, not {what}",
+                                  hint="pass the index itself, e.g. GraphView(idx) with idx "
+                                       "from build_index or GraphIndex.from_parquet(folder)")
         ent = _table(idx, "entities") if idx is not None else None
         rel = _table(idx, "relationships") if idx is not None else None
         self.communities = _table(idx, "communities") if idx is not None else None
@@ -120,12 +134,17 @@ class _Graph:
         df = pd.DataFrame(columns=["title"]) if df is None else df.copy()
         if "title" not in df and "entity" in df:
             df["title"] = df["entity"]
+        if "title" not in df:
+            df["title"] = df["id"] if "id" in df else ""
+        df = df[df["title"].notna()].copy()
         df["title"] = df["title"].astype(str)
         if "id" not in df:
             df["id"] = df["title"]
         for col, default in (("type", ""), ("description", ""), ("degree", None)):
             if col not in df:
                 df[col] = default
+            elif default is not None:  # NaN/None cells would show as "nan"
+                df[col] = df[col].where(df[col].notna(), default)
         if "text_unit_ids" not in df:
             df["text_unit_ids"] = None
         df["id"] = df["id"].astype(str)
@@ -134,6 +153,9 @@ class _Graph:
     @staticmethod
     def _norm_relationships(df: pd.DataFrame | None) -> pd.DataFrame:
         df = pd.DataFrame(columns=["source", "target"]) if df is None else df.copy()
+        if "source" not in df or "target" not in df:
+            df = df.assign(source=df.get("source"), target=df.get("target")).iloc[:0]
+        df = df[df["source"].notna() & df["target"].notna()].copy()  # an edge needs both ends
         df["source"] = df["source"].astype(str)
         df["target"] = df["target"].astype(str)
         if "id" not in df:
@@ -239,7 +261,10 @@ class GraphView(anywidget.AnyWidget):
     def find(self, query: str) -> str | None:
         """Select and centre the entity whose title matches ``query``, opening its community
         if the current view does not show it. Returns the entity id, or None."""
-        q = query.strip().upper()
+        q = str(query if query is not None else "").strip().upper()
+        if not q:
+            self.info = {**self.info, "status": "type part of an entity's title to find it"}
+            return None
         titles = self._g.entities["title"].str.upper()
         hits = self._g.entities["id"][titles == q]
         if hits.empty:
@@ -267,7 +292,12 @@ class GraphView(anywidget.AnyWidget):
 
     def drill(self, community: int | str) -> None:
         """Open one aggregated community node (``"c:12"`` or ``12``)."""
-        cid = int(str(community).removeprefix("c:"))
+        text = str(community).removeprefix("c:")
+        cid = int(text) if text.lstrip("-").isdigit() else None
+        if cid is None or (cid not in self._g.comm.index and cid != NO_COMMUNITY):
+            known = ", ".join(map(str, self._g.comm.index[:8])) or "none in this index"
+            raise _view_error(f"No community {community!r} in this view",
+                              f"pass a community number (e.g. {known})")
         self._scope = [*self._scope, cid]
         self._extra = set()
         self._redraw()
@@ -312,7 +342,11 @@ class GraphView(anywidget.AnyWidget):
                 f"</title>\n<style>{self._css}</style></head>\n<body><div id='lmsnb-root'></div>\n"
                 f"<script type='module'>\n{js}</script>\n</body></html>\n")
         if path is not None:
-            Path(path).write_text(page, encoding="utf-8")
+            try:
+                Path(path).expanduser().write_text(page, encoding="utf-8")
+            except OSError as exc:
+                raise _view_error(f"Cannot write {path}: {exc.strerror or exc}",
+                                  "pass a file path in a folder you can write to") from None
         return page
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -373,7 +407,9 @@ class GraphView(anywidget.AnyWidget):
             return entity
         eid = self._g.by_title.get(str(entity).upper())
         if eid is None:
-            raise KeyError(f"no entity {entity!r} in this index")
+            raise _view_error(f"No entity {entity!r} in this view",
+                              "pass an entity id or its exact title; find('part of a title') "
+                              "searches")
         return eid
 
     # -- drawing ----------------------------------------------------------------------------
@@ -516,15 +552,20 @@ class GraphView(anywidget.AnyWidget):
 
     # -- details and browser events ---------------------------------------------------------
     def _on_msg(self, _widget: Any, msg: dict, _buffers: Any) -> None:
+        from .errors import LmsnbError
+
         event, target = msg.get("event"), msg.get("id", "")
-        if event == "expand":
-            self.expand(target)
-        elif event == "drill":
-            self.drill(target)
-        elif event == "back":
-            self.back()
-        elif event == "search":
-            self.find(str(msg.get("query", "")))
+        try:
+            if event == "expand":
+                self.expand(target)
+            elif event == "drill":
+                self.drill(target)
+            elif event == "back":
+                self.back()
+            elif event == "search":
+                self.find(str(msg.get("query", "")))
+        except LmsnbError as exc:  # a stale click: say so in the view, not in the kernel log
+            self.info = {**self.info, "status": exc.message}
 
     def _update_details(self) -> None:
         self.details = _details(self._g, self.selected) if self.selected else {}

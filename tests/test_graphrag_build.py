@@ -201,3 +201,159 @@ def test_live_view_grows_while_chunks_are_extracted(dulce_text, tmp_path):
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
     shown = set(live.view._g.entities["title"].str.upper())
     assert set(idx.entities["title"].str.upper()) <= shown
+
+
+# -- bad input and malformed model output: one clear message, nothing lost ------------------
+from lmsnb.errors import ConfigError, GraphIndexError, PredictionError  # noqa: E402
+
+FAST = dict(embedding_model=False, cache_dir=None, progress=False)
+
+
+class ReplyLLM(StubLLM):
+    """Answers every call with ``reply(messages, json_schema)`` (a str, None, or raises)."""
+
+    def __init__(self, reply):
+        super().__init__()
+        self.reply = reply
+        self.key = "reply-llm"
+
+    def complete(self, messages, *, json_schema=None, max_tokens=None, temperature=None):
+        self.calls += 1
+        return Completion(self.reply(messages, json_schema))
+
+
+@pytest.mark.parametrize("docs, match", [
+    (None, "No documents given"),
+    ([], "no text to index"),
+    (["", "   ", None], "no text to index"),
+    ([1, 2], "item 0 is a int"),
+    ("my_docs/", "No file or folder at 'my_docs/'"),
+    ("notes.txt", "No file or folder at 'notes.txt'"),
+    (pd.DataFrame({"body": ["x"]}), "no 'text' column"),
+])
+def test_bad_documents_are_one_clear_error(docs, match):
+    with pytest.raises(GraphIndexError, match=match):
+        build_index(docs, llm=StubLLM(), **FAST)
+
+
+def test_missing_texts_in_a_dataframe_are_skipped_not_indexed_as_nan():
+    idx = build_index(pd.DataFrame({"text": ["Alice met Bob in Paris.", None, float("nan")]}),
+                      method="fast", **FAST)
+    assert idx.documents["text"].tolist() == ["Alice met Bob in Paris."]
+
+
+def test_folder_without_text_files(tmp_path):
+    (tmp_path / "x.bin").write_bytes(b"\x00\xff")
+    with pytest.raises(GraphIndexError, match="No .txt or .md files"):
+        build_index(tmp_path, llm=StubLLM(), **FAST)
+
+
+@pytest.mark.parametrize("size, overlap, match", [
+    (0, None, "chunk_size must be at least 1"),
+    (-5, None, "chunk_size must be at least 1"),
+    (None, -1, "chunk_overlap cannot be negative"),
+    (10, 20, r"chunk_overlap \(20\) must be smaller than chunk_size \(10\)"),
+    ("big", None, "chunk_size must be a number"),
+])
+def test_bad_chunk_settings_are_refused_before_any_call(size, overlap, match):
+    llm = StubLLM()
+    with pytest.raises(ConfigError, match=match):
+        build_index(["Alice met Bob."], llm=llm, chunk_size=size, chunk_overlap=overlap, **FAST)
+    with pytest.raises(ConfigError, match=match):
+        estimate(["Alice met Bob."], chunk_size=size, chunk_overlap=overlap)
+    assert llm.calls == 0
+
+
+def test_models_of_the_wrong_type_are_refused():
+    with pytest.raises(ConfigError, match="llm must be a model key or a chat model"):
+        build_index(["Alice met Bob."], llm=123, **FAST)
+    with pytest.raises(ConfigError, match="embedding_model must be a model key"):
+        build_index(["Alice met Bob."], llm=StubLLM(), embedding_model=123, cache_dir=None,
+                    progress=False)
+
+
+@pytest.mark.parametrize("reply", [lambda m, s: "lol I don't know {{{ ]]", lambda m, s: "",
+                                   lambda m, s: None])
+def test_model_that_never_follows_the_format_is_one_error(dulce_text, reply):
+    llm = ReplyLLM(reply)
+    with pytest.raises(PredictionError, match="gave no usable extraction output for any of the"
+                                              r" \d+ chunks") as err:
+        build_index([dulce_text[:6000]], llm=llm, **FAST)
+    assert "method='fast'" in err.value.hint
+
+
+def test_a_text_without_entities_still_builds(dulce_text):
+    idx = build_index(["the cat sat."], llm=ReplyLLM(lambda m, s: "<|COMPLETE|>"), **FAST)
+    assert len(idx.documents) == 1 and len(idx.entities) == 0
+
+
+def test_model_exception_becomes_one_message_and_completed_calls_are_kept(dulce_text, tmp_path):
+    class Flaky(StubLLM):
+        def complete(self, messages, **kw):
+            if self.calls >= 2:
+                raise RuntimeError("model crashed")
+            return super().complete(messages, **kw)
+
+    flaky = Flaky()
+    with pytest.raises(PredictionError, match="failed during .*RuntimeError: model crashed"):
+        build_index([dulce_text], llm=flaky, embedding_model=False, cache_dir=tmp_path,
+                    concurrency=1, progress=False)
+    assert flaky.calls == 2 and len(list((tmp_path / "chat").rglob("*.json"))) == 2
+    again, fresh = StubLLM(), StubLLM()
+    build_index([dulce_text], llm=again, embedding_model=False, cache_dir=tmp_path,
+                concurrency=1, progress=False)
+    build_index([dulce_text], llm=fresh, embedding_model=False, cache_dir=None,
+                concurrency=1, progress=False)
+    assert again.calls == fresh.calls - 2  # the two completed calls were not paid again
+
+
+def test_malformed_report_fields_never_show_as_none_or_letters(dulce_text):
+    def reply(messages, schema):
+        if schema is not None:
+            return '{"title": "T", "summary": null, "rating": "high", "findings": "one finding"}'
+        return respond_messages(messages, schema)
+
+    rep = build_index([dulce_text[:6000]], llm=ReplyLLM(reply), **FAST).community_reports
+    assert len(rep) and (rep["summary"] == "").all() and (rep["rank"] == 0.0).all()
+    assert all([f["summary"] for f in fs] == ["one finding"] for fs in rep["findings"])
+
+
+class ShapeEmbedder:
+    key, dimension = "shape-embedder", 8
+
+    def __init__(self, shape_of):
+        self.shape_of, self.calls = shape_of, 0
+
+    def embed(self, texts):
+        import numpy as np
+
+        self.calls += 1
+        rows, dim, fill = self.shape_of(self.calls, len(texts))
+        return np.full((rows, dim), fill, dtype="float32")
+
+
+@pytest.mark.parametrize("shape_of, match", [
+    (lambda call, n: (n, 8 if call < 2 else 4, 1.0), "returned 4-d vectors after 8-d ones"),
+    (lambda call, n: (n - 1, 8, 1.0), r"values for \d+ texts"),
+    (lambda call, n: (n, 8, float("nan")), "NaN or infinite"),
+])
+def test_embedder_with_bad_vectors_is_one_error(dulce_text, shape_of, match):
+    with pytest.raises(PredictionError, match=match):
+        build_index([dulce_text[:6000]], llm=StubLLM(), embedding_model=ShapeEmbedder(shape_of),
+                    cache_dir=None, concurrency=1, progress=False)
+
+
+def test_update_with_nothing_new_makes_no_calls_and_typos_are_refused(dulce_text, tmp_path,
+                                                                      capsys):
+    idx = build_index([dulce_text[:5000]], llm=StubLLM(), embedding_model=LocalEmbedder(64),
+                      cache_dir=None, progress=False)
+    llm = StubLLM()
+    same = idx.update([dulce_text[:5000]], llm=llm)
+    assert llm.calls == 0 and len(same.entities) == len(idx.entities)
+    assert "nothing to update" in capsys.readouterr().out
+    assert idx.update([], llm=llm, progress=False).entities is idx.entities
+    with pytest.raises(ConfigError, match="did you mean 'chunk_size'"):
+        idx.update(["more text"], llm=llm, chunk_sise=3)
+    with pytest.raises(GraphIndexError, match="No documents given"):
+        idx.update(None, llm=llm)
+    assert llm.calls == 0

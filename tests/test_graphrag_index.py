@@ -80,3 +80,61 @@ def test_embeddings_and_check_embedder(tmp_path):
 def test_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(GraphIndexError, match="none of GraphRAG's tables"):
         GraphIndex.from_parquet(tmp_path)
+
+
+# -- damaged folders and saving over an existing one ----------------------------------------
+import shutil  # noqa: E402
+
+
+@pytest.mark.parametrize("damage, match", [
+    (lambda d: (d / "entities.parquet").write_bytes(b"not parquet"),
+     r"Cannot read .*entities\.parquet: ArrowInvalid"),
+    (lambda d: (d / "lmsnb.json").write_text("{not json"), "lmsnb.json is not readable JSON"),
+    (lambda d: (d / "lmsnb.json").write_text("[1, 2]"), "lmsnb.json is not lmsnb's metadata"),
+    (lambda d: pd.DataFrame({"x": [1]}).to_parquet(d / "embeddings.entity_description.parquet"),
+     "embeddings.entity_description.parquet lacks id, embedding"),
+])
+def test_damaged_folder_is_one_clear_error(tmp_path, damage, match):
+    folder = tmp_path / "out"
+    shutil.copytree(CAROL, folder)
+    damage(folder)
+    with pytest.raises(GraphIndexError, match=match):
+        GraphIndex.from_parquet(folder)
+
+
+def test_from_parquet_of_a_file_or_none(tmp_path):
+    with pytest.raises(GraphIndexError, match="it is a file, not a folder"):
+        GraphIndex.from_parquet(CAROL / "entities.parquet")
+    with pytest.raises(GraphIndexError, match="needs a folder path, not a NoneType"):
+        GraphIndex.from_parquet(None)
+
+
+def test_to_parquet_over_an_old_index_drops_its_stale_files_and_keeps_the_users(carol,
+                                                                                tmp_path):
+    folder = tmp_path / "out"
+    old = GraphIndex.from_parquet(CAROL)
+    old.embeddings = {"entity_description": pd.DataFrame(
+        {"id": old.entities["id"], "embedding": [np.ones(8, np.float32)] * len(old.entities)})}
+    old.embedding_model, old.embedding_dim = "old-model", 8
+    old.to_parquet(folder)
+    (folder / "notes.txt").write_text("mine")
+    new = GraphIndex(documents=carol.documents, text_units=carol.text_units,
+                     entities=carol.entities, relationships=carol.relationships)
+    new.to_parquet(folder)
+    back = GraphIndex.from_parquet(folder)
+    assert back.embeddings == {} and back.embedding_model is None and back.covariates is None
+    assert (folder / "notes.txt").read_text() == "mine"
+
+
+def test_to_parquet_that_cannot_convert_writes_nothing(carol, tmp_path):
+    folder = tmp_path / "out"
+    carol.to_parquet(folder)
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    bad = GraphIndex(**{t: getattr(carol, t) for t in TABLE_COLUMNS if t != "covariates"})
+    bad.entities = bad.entities.assign(human_readable_id="x")
+    with pytest.raises(GraphIndexError, match=r"Cannot save entities\.human_readable_id"):
+        bad.to_parquet(folder)
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(GraphIndexError, match="it is a file"):
+        carol.to_parquet(tmp_path / "file")

@@ -147,3 +147,58 @@ def test_graphindex_if_available() -> None:
         pytest.skip("fixture missing")
     v = GraphView(index.GraphIndex.from_parquet(FIXTURE))
     assert len(v.graph["nodes"]) == 561
+
+
+# -- bad input: one clear message, and clicks on stale ids never raise in the kernel ---------
+def test_not_an_index_is_refused() -> None:
+    from lmsnb.errors import GraphIndexError
+
+    with pytest.raises(GraphIndexError, match="needs a GraphRAG index, not the string 'idx'"):
+        GraphView("idx")
+    with pytest.raises(GraphIndexError, match="not a int"):
+        GraphView(42)
+    assert GraphView(None).info["status"] == "0 entities · 0 relationships"
+
+
+def test_missing_cells_are_blank_not_nan(idx) -> None:
+    import numpy as np
+
+    ent = idx.entities.head(60).copy()
+    titles = set(ent["title"])
+    rel = idx.relationships[idx.relationships["source"].isin(titles)
+                            & idx.relationships["target"].isin(titles)].reset_index(drop=True)
+    ent.loc[0, ["description", "type"]] = np.nan
+    rel.loc[0, "source"] = None  # an edge without an end cannot be drawn: dropped
+    v = GraphView(types.SimpleNamespace(entities=ent, relationships=rel))
+    node = next(n for n in v.graph["nodes"] if n["id"] == ent.loc[0, "id"])
+    assert node["type"] == "" and node["desc"] == ""
+    assert len(v.graph["edges"]) == len(rel) - 1
+    v.selected = node["id"]
+    assert v.details["sections"][0]["text"] == ""
+
+
+def test_unknown_ids_are_clear_errors_from_python_and_a_status_from_the_browser(idx) -> None:
+    from lmsnb.errors import GraphIndexError
+
+    v = GraphView(idx)
+    with pytest.raises(GraphIndexError, match="No entity 'nobody' in this view"):
+        v.expand("nobody")
+    with pytest.raises(GraphIndexError, match="No community 99999 in this view"):
+        v.drill(99999)
+    with pytest.raises(GraphIndexError, match="No community 'abc'"):
+        v.drill("abc")
+    assert v.find("") is None and v.find(None) is None
+    v._on_msg(v, {"event": "drill", "id": "c:bogus"}, None)
+    assert "No community" in v.info["status"]
+    v._on_msg(v, {"event": "expand", "id": "bogus"}, None)
+    assert "No entity 'bogus'" in v.info["status"]
+
+
+def test_to_html_to_an_unwritable_path(view: GraphView, tmp_path: Path) -> None:
+    from lmsnb.errors import GraphIndexError
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(GraphIndexError, match="Cannot write .*Not a directory"):
+        view.to_html(tmp_path / "file" / "graph.html")
+    with pytest.raises(GraphIndexError, match="Is a directory"):
+        view.to_html(tmp_path)

@@ -95,3 +95,18 @@ def test_magic_renders_in_a_real_kernel(sim):
     assert printed.startswith("QueryResult True")
     err = "".join(o.get("text", "") for o in outs[4] if o.get("name") == "stderr")
     assert "Unknown query method 'nope'" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("idx -o 1bad", "-o '1bad' is not a valid variable name"),
+    ("idx -o idx", "-o idx would replace the GraphIndex in 'idx'"),
+    ("idx --max-tokens 150 --method global", "max_context_tokens=150 is too small"),
+    ("idx --response-type ''", "response_type must be a non-empty string"),
+])
+def test_out_name_and_budget_mistakes_are_one_line_and_keep_the_index(ip, capsys, line,
+                                                                      expected):
+    before = ip.user_ns["idx"]
+    ip.run_cell_magic("graphrag_query", line, "Who is Scrooge?")
+    err = capsys.readouterr().err.strip()
+    assert expected in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert ip.user_ns["idx"] is before and "1bad" not in ip.user_ns

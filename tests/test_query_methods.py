@@ -124,10 +124,10 @@ def test_local_query_result(carol):
     assert "-----Entities-----" in system and "Multiple Paragraphs" in system
     assert "SCROOGE" in set(res.context["entities"]["title"])
     assert res.context_text[0] in system
-    # the stub cites Entities (0, 1): resolved to real rows
+    # the stub cites the context's entities (those the question names first): real rows
     cited = res.citations[res.citations["dataset"] == "entities"]
-    assert list(cited["short_id"]) == [0, 1] and cited["found"].all()
-    assert set(res.cited("entities")["title"]) == {"PROJECT GUTENBERG", "CHARLES DICKENS"}
+    assert len(cited) >= 2 and cited["found"].all() and cited["in_context"].all()
+    assert "SCROOGE" in set(res.cited("entities")["title"])
     assert res.stats["prompt_tokens"] > 5000
     assert "<details>" in res._repr_html_()
 
@@ -290,3 +290,86 @@ def test_vector_search_matches_bruteforce(carol):
     ref = np.argsort(-(mat @ q))[:5]
     assert list(top) == list(ids[ref])
     assert np.all(np.diff(scores) <= 1e-7)
+
+
+# ------------------------------------------------------------------------------ bad input
+@pytest.mark.parametrize("params, match", [
+    ({"max_context_tokens": "abc"}, "max_context_tokens must be a whole number, not 'abc'"),
+    ({"top_k": 2.5}, "top_k_entities must be a whole number"),
+    ({"temperature": "hot"}, "temperature must be a number"),
+    ({"response_type": ""}, "response_type must be a non-empty string"),
+    ({"top_k_relationships": -3}, "top_k_relationships cannot be negative"),
+    ({"drift_k_followups": 0}, "drift_k_followups must be at least 1"),
+    ({"community_prop": 1.5}, r"community_prop must lie in \[0, 1\]"),
+])
+def test_bad_parameter_values_are_refused_before_any_call(carol, params, match):
+    chat = StubChat()
+    for method in ("local", "drift"):
+        with pytest.raises(ConfigError, match=match):
+            ask(carol, "Who is Scrooge?", method=method, chat=chat, **params)
+    assert not chat.calls
+
+
+def test_numeric_strings_are_accepted(carol):
+    assert ask(carol, "Who is Scrooge?", method="basic", k="3").config.k == 3
+
+
+@pytest.mark.parametrize("method, what", [("local", "entity, relationship"),
+                                          ("basic", "text unit"),
+                                          ("global", "community report"),
+                                          ("drift", "community report")])
+def test_budget_smaller_than_one_row_is_refused_not_answered_from_nothing(carol, method, what):
+    with pytest.raises(ConfigError, match=f"max_context_tokens=100 is too small to hold a "
+                                          f"single {what}"):
+        ask(carol, "Who is Scrooge?", method=method, max_context_tokens=100)
+
+
+def test_index_missing_columns_is_refused_with_the_list(carol):
+    carol.entities = carol.entities.drop(columns=["title", "degree"])
+    with pytest.raises(GraphIndexError, match="entities lacks title, degree"):
+        ask(carol, "Who is Scrooge?")
+    assert ask(carol, "Who is Scrooge?", method="basic").answer  # basic does not need them
+
+
+def test_follow_up_keeps_the_models_that_answered(carol):
+    chat = StubChat()
+    res = ask(carol, "Who is Scrooge?", chat=chat)
+    res2 = res.follow_up("And Marley?", progress=False)
+    res3 = res2.follow_up("What are the themes?", method="global", progress=False)
+    assert len(chat.calls) >= 3 and res3.method == "global" and len(res3.history) == 6
+    detached = QueryResult(question="q", method="local", answer="", context={},
+                           context_text=[], citations=pd.DataFrame(), calls=pd.DataFrame(),
+                           seconds=0.0, config=QueryConfig())
+    with pytest.raises(GraphIndexError, match="not attached to an index"):
+        detached.follow_up("again?")
+
+
+def test_a_failing_custom_model_or_embedder_is_one_message(carol):
+    class Broken(StubChat):
+        def complete(self, messages, **kw):
+            raise RuntimeError("boom")
+
+    from lmsnb.errors import PredictionError
+
+    with pytest.raises(PredictionError, match="'stub-chat' failed during local answer: "
+                                              "RuntimeError: boom"):
+        ask(carol, "Who is Scrooge?", chat=Broken())
+
+    class BadDim(LocalEmbedder):
+        def embed(self, texts):
+            return np.ones((len(texts), 3), np.float32)
+
+    fresh = GraphIndex.from_parquet(CAROL)
+    with pytest.raises(PredictionError, match="returned 3-d vectors after 256-d ones"):
+        fresh.query("Who is Scrooge?", chat=StubChat(), embedder=BadDim(256), progress=False)
+    assert fresh.embeddings == {}  # nothing half-computed is stored
+
+
+def test_non_english_entity_names_are_matched_in_the_question():
+    from lmsnb.graphrag.query.context import entities_named_in, lookups
+
+    idx = GraphIndex(entities=pd.DataFrame({
+        "id": ["a", "b"], "human_readable_id": [0, 1], "title": ["ZOË MÜLLER", "ZÜRICH"],
+        "type": "", "description": "", "text_unit_ids": [[], []], "frequency": 1,
+        "degree": 1}))
+    assert entities_named_in(lookups(idx), "Wann kam Zoë Müller nach Zürich?") == [0, 1]

@@ -10,13 +10,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 
-from ..errors import ConfigError
+from ..errors import ConfigError, GraphIndexError, PredictionError
 from .cache import DEFAULT_CACHE_DIR, CachedChat, DiskCache
-from .chunking import chunk_documents, load_documents
+from .chunking import check_chunking, chunk_documents, load_documents
 from .communities import MAX_CLUSTER_SIZE, SEED, create_communities
 from .embed_index import embed_index
 from .extract import (
@@ -79,6 +80,10 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     if gleaning not in ("auto", "always", "never"):
         raise ConfigError(f"Unknown gleaning mode {gleaning!r}", hint="use 'auto', 'always' or 'never'")
     check_prompt_overrides(prompts)
+    size, overlap = _defaults(method)
+    size = chunk_size if chunk_size is not None else size
+    overlap = chunk_overlap if chunk_overlap is not None else overlap
+    check_chunking(size, overlap)
     llm_key = llm if isinstance(llm, str) else None
     emb_key = embedding_model if isinstance(embedding_model, str) else None
     chat_model = resolve_chat(llm)
@@ -87,8 +92,6 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
 
         chat_model = LMStudioChat(None)
     embedder = resolve_embedder(embedding_model)
-    size, overlap = _defaults(method)
-    size, overlap = chunk_size or size, chunk_overlap if chunk_overlap is not None else overlap
 
     t_start = time.perf_counter()
     acc = Accounting()
@@ -102,6 +105,10 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     # -- documents and chunks -------------------------------------------------------------
     t0 = time.perf_counter()
     documents = load_documents(docs)
+    if _previous is None and not len(documents):
+        raise GraphIndexError("There is no text to index: every document is empty",
+                              hint="check the input (a list of strings, a folder of .txt files, "
+                                   "or a DataFrame whose 'text' column holds the text)")
     counter = TokenCounter(_exact_counter(chat_model))
     text_units = chunk_documents(documents, size, overlap, counter)
     if _previous is not None:
@@ -201,6 +208,27 @@ def update_index(index: GraphIndex, new_docs: Any, **kw: Any) -> GraphIndex:
     descriptions (new descriptions are merged in); communities are re-clustered on the whole
     graph and reports/embeddings come from the cache wherever their input did not change.
     """
+    import inspect
+
+    known = set(inspect.signature(build_index).parameters) - {"docs", "_previous"}
+    for key in kw:
+        if key not in known:
+            import difflib
+
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            raise ConfigError(f"Unknown update() argument {key!r}",
+                              hint=f"did you mean {close[0]!r}?" if close else
+                              "see help(lmsnb.graphrag.build_index) for the arguments")
+    if not isinstance(index, GraphIndex):
+        raise GraphIndexError(f"Cannot update a {type(index).__name__}",
+                              hint="pass a GraphIndex (build_index or GraphIndex.from_parquet)")
+    new = load_documents(new_docs)
+    harmless = {"llm", "progress", "cache_dir", "concurrency", "retries", "retry_backoff",
+                "manage_models", "model_ttl", "live"}
+    if not set(kw) - harmless and set(new["id"]) <= set(index.documents["id"].astype(str)):
+        if kw.get("progress", True) and not callable(kw.get("progress")):
+            print("[lmsnb.graphrag] nothing to update: every document is already in the index")
+        return replace(index, meta=dict(index.meta), embeddings=dict(index.embeddings))
     settings = dict(index.meta.get("settings", {}))
     method = kw.pop("method", index.meta.get("method", "standard"))
     kw.setdefault("llm", index.meta.get("llm"))
@@ -260,6 +288,7 @@ def _extract(chat: CachedChat, units: pd.DataFrame, entity_types: Any, gleaning:
         uid, text = row
         c = chat.complete("extract_graph", extraction_messages(first_t, text, entity_types))
         res = parse_records(c.text)
+        res.raw = c.text
         cands = candidate_names(text)
         if gleaning == "always" or (gleaning == "auto" and
                                     needs_gleaning(res, cands, c.finish_reason)):
@@ -275,6 +304,15 @@ def _extract(chat: CachedChat, units: pd.DataFrame, entity_types: Any, gleaning:
     results = run_parallel(one, list(zip(units["id"], units["text"], strict=True)), concurrency,
                            stage)
     acc.wall("extract_graph", stage.finish())
+    usable = [r for _, r in results if r.n_records or r.complete]
+    if results and not usable:  # not one reply looked like the extraction format
+        sample = results[0][1].raw[:200] if results[0][1].raw is not None else ""
+        raise PredictionError(
+            f"The model {getattr(chat.model, 'key', '?')!r} gave no usable extraction output for "
+            f"any of the {len(results)} chunks (first reply: {sample!r})",
+            hint="the model does not follow GraphRAG's record format: use a larger instruction "
+                 "model, check any prompts you passed, or build with method='fast' (no LLM); "
+                 "replies are cached, so clear cache_dir if you fix the same model's settings")
     report.update(records=sum(r.n_records for _, r in results),
                   entities=sum(len(r.entities) for _, r in results),
                   relationships=sum(len(r.relationships) for _, r in results),
@@ -476,8 +514,14 @@ def estimate(docs: Any, llm: str | ChatModel | None = None, method: str = "stand
     of the chunks in "auto" mode, one description summary per ~3 chunks, ~1.2 communities per
     chunk. Treat it as an order of magnitude, not a quote.
     """
+    if method not in ("standard", "fast"):
+        raise ConfigError(f"Unknown method {method!r}", hint="use 'standard' or 'fast'")
+    if gleaning not in ("auto", "always", "never"):
+        raise ConfigError(f"Unknown gleaning mode {gleaning!r}", hint="use 'auto', 'always' or 'never'")
     size, overlap = _defaults(method)
-    size, overlap = chunk_size or size, chunk_overlap if chunk_overlap is not None else overlap
+    size = chunk_size if chunk_size is not None else size
+    overlap = chunk_overlap if chunk_overlap is not None else overlap
+    check_chunking(size, overlap)
     documents = load_documents(docs)
     units = chunk_documents(documents, size, overlap, TokenCounter())
     n = len(units)

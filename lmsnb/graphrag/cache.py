@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConnectionFailed, RequestTimeout
-from .llm import ChatModel, Completion, Embedder
+from ..errors import ConnectionFailed, LmsnbError, PredictionError, RequestTimeout
+from .llm import ChatModel, Completion, Embedder, check_vectors
 from .progress import Accounting
 from .tokens import estimate_tokens
 
@@ -99,10 +99,16 @@ class CachedChat:
             self.accounting.add(stage, c)
             return c
         t0 = time.perf_counter()
-        c = with_retries(lambda: self.model.complete(messages, json_schema=json_schema,
-                                                     max_tokens=max_tokens,
-                                                     temperature=temperature),
-                         self.retries, self.backoff)
+        try:
+            c = with_retries(lambda: self.model.complete(messages, json_schema=json_schema,
+                                                         max_tokens=max_tokens,
+                                                         temperature=temperature),
+                             self.retries, self.backoff)
+        except LmsnbError:
+            raise
+        except Exception as exc:  # a custom model's own failure: one message, chain kept
+            raise model_failed("chat", self.model, stage, exc) from exc
+        c = as_completion(c)
         if not c.prompt_tokens:  # a bare model that does not report usage: estimate it
             c = Completion(c.text, sum(estimate_tokens(m["content"]) for m in messages),
                            c.completion_tokens or estimate_tokens(c.text),
@@ -115,6 +121,33 @@ class CachedChat:
         return c
 
 
+def model_failed(kind: str, model: Any, stage: str, exc: BaseException,
+                 hint: str | None = None) -> PredictionError:
+    key = getattr(model, "key", type(model).__name__)
+    return PredictionError(f"The {kind} model {key!r} failed during {stage}: "
+                           f"{type(exc).__name__}: {exc}",
+                           hint=hint or "calls that completed are cached: fix the model (or "
+                                        "pass another) and run the same cell again to resume")
+
+
+def as_completion(c: Any) -> Completion:
+    """A model's reply as a :class:`Completion` (a bare string or a None text is accepted)."""
+    if isinstance(c, Completion):
+        return c if isinstance(c.text, str) else Completion(
+            "" if c.text is None else str(c.text), c.prompt_tokens, c.completion_tokens,
+            c.seconds, c.cached, c.finish_reason)
+    if c is None or isinstance(c, str):
+        return Completion(c or "")
+    text = getattr(c, "text", None)
+    if text is None and not hasattr(c, "text"):
+        raise PredictionError(f"The chat model returned a {type(c).__name__}, not a Completion",
+                              hint="complete() must return lmsnb.graphrag.Completion(text, ...)")
+    return Completion("" if text is None else str(text), int(getattr(c, "prompt_tokens", 0) or 0),
+                      int(getattr(c, "completion_tokens", 0) or 0),
+                      float(getattr(c, "seconds", 0.0) or 0.0),
+                      finish_reason=str(getattr(c, "finish_reason", "stop") or "stop"))
+
+
 class CachedEmbedder:
     """An :class:`Embedder` with a per-text disk cache (vectors stored as base64 float32)."""
 
@@ -122,6 +155,7 @@ class CachedEmbedder:
                  retries: int = 3, backoff: float = 1.0) -> None:
         self.model, self.cache, self.accounting = model, cache, accounting
         self.retries, self.backoff = retries, backoff
+        self.dim: int | None = None  # the first vector's size; every later one must match
 
     def embed(self, stage: str, texts: list[str]) -> np.ndarray:
         """Embed ``texts`` (one request for all uncached ones); rows in input order."""
@@ -134,12 +168,26 @@ class CachedEmbedder:
                 out.append(None)
                 missing.append(i)
             else:
-                out.append(np.frombuffer(base64.b64decode(hit["v"]), dtype=np.float32))
+                v = np.frombuffer(base64.b64decode(hit["v"]), dtype=np.float32)
+                if self.dim is None:
+                    self.dim = len(v)
+                if len(v) != self.dim:  # cached by an earlier model under the same key
+                    out.append(None)
+                    missing.append(i)
+                    continue
+                out.append(v)
         t0 = time.perf_counter()
         if missing:
-            vecs = with_retries(lambda: self.model.embed([texts[i] for i in missing]),
-                                self.retries, self.backoff)
-            vecs = np.asarray(vecs, dtype=np.float32)
+            try:
+                vecs = with_retries(lambda: self.model.embed([texts[i] for i in missing]),
+                                    self.retries, self.backoff)
+            except LmsnbError:
+                raise
+            except Exception as exc:
+                raise model_failed("embedding", self.model, stage, exc) from exc
+            vecs = check_vectors(vecs, len(missing), getattr(self.model, "key", None), self.dim)
+            if self.dim is None and len(vecs):
+                self.dim = int(vecs.shape[1])
             for i, v in zip(missing, vecs, strict=True):
                 out[i] = v
                 self.cache.put("embed", keys[i], {"model": self.model.key,

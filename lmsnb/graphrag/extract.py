@@ -90,6 +90,8 @@ class ParseResult:
     #: the reply ended with the completion marker (False suggests truncated output)
     complete: bool = False
     fmt: str = "tuples"
+    #: the reply as the model wrote it (set by the build for its error messages)
+    raw: str | None = field(default=None, repr=False)
 
     @property
     def n_records(self) -> int:

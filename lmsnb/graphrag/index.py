@@ -222,9 +222,14 @@ class GraphIndex:
     @classmethod
     def from_parquet(cls, folder: str | os.PathLike[str]) -> GraphIndex:
         """Load a GraphRAG output folder (``entities.parquet``, ...) or one lmsnb wrote."""
-        folder = Path(folder)
+        if not isinstance(folder, (str, os.PathLike)):
+            raise GraphIndexError(f"from_parquet needs a folder path, not a {type(folder).__name__}",
+                                  hint="pass the GraphRAG 'output' folder that holds "
+                                       "entities.parquet")
+        folder = Path(folder).expanduser()
         if not folder.is_dir():
-            raise GraphIndexError(f"No index folder at {folder}",
+            what = "is a file, not a folder" if folder.is_file() else "does not exist"
+            raise GraphIndexError(f"No index folder at {folder} (it {what})",
                                   hint="pass the GraphRAG 'output' folder that holds entities.parquet")
         found = {p.stem for p in folder.glob("*.parquet")}
         missing = [t for t in REQUIRED_TABLES if t not in found]
@@ -233,17 +238,32 @@ class GraphIndex:
                                   hint="expected entities.parquet, relationships.parquet, ...")
         tables: dict[str, Any] = {}
         for name in REQUIRED_TABLES:
-            tables[name] = (pd.read_parquet(folder / f"{name}.parquet") if name in found
+            tables[name] = (_read(folder / f"{name}.parquet") if name in found
                             else empty_table(name))
         if "documents" in tables and "raw_data" not in tables["documents"].columns \
                 and "metadata" in tables["documents"].columns:  # GraphRAG < 1.0 spelling
             tables["documents"]["raw_data"] = tables["documents"]["metadata"]
-        cov = pd.read_parquet(folder / "covariates.parquet") if "covariates" in found else None
-        embeddings = {p.stem.split(".", 1)[1]: pd.read_parquet(p)
+        cov = _read(folder / "covariates.parquet") if "covariates" in found else None
+        embeddings = {p.stem.split(".", 1)[1]: _read(p)
                       for p in sorted(folder.glob("embeddings.*.parquet"))}
+        for name, df in embeddings.items():
+            lacking = [c for c in ("id", "embedding") if c not in df.columns]
+            if lacking:
+                raise GraphIndexError(f"{folder / f'embeddings.{name}.parquet'} lacks "
+                                      f"{', '.join(lacking)}",
+                                      hint="delete that file (queries recompute embeddings), "
+                                           "then load again")
         meta: dict[str, Any] = {}
         if (folder / META_FILE).exists():
-            meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+            try:
+                meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise GraphIndexError(f"{folder / META_FILE} is not readable JSON ({exc})",
+                                      hint=f"delete {META_FILE} to load the tables without "
+                                           "lmsnb's extras (embedding model, build stats)") from None
+            if not isinstance(meta, dict):
+                raise GraphIndexError(f"{folder / META_FILE} is not lmsnb's metadata",
+                                      hint=f"delete {META_FILE} to load the tables without it")
         stats = pd.DataFrame(meta.pop("stats")) if meta.get("stats") else None
         idx = cls(**tables, covariates=cov, embeddings=embeddings,
                   embedding_model=meta.pop("embedding_model", None),
@@ -253,42 +273,93 @@ class GraphIndex:
         return idx
 
     def to_parquet(self, folder: str | os.PathLike[str]) -> Path:
-        """Write the index as a GraphRAG output folder (plus lmsnb extras GraphRAG ignores)."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, df in self.tables().items():
-            write_table(df, folder / f"{name}.parquet")
-        for name, df in self.embeddings.items():
-            write_table(df, folder / f"embeddings.{name}.parquet")
+        """Write the index as a GraphRAG output folder (plus lmsnb extras GraphRAG ignores).
+
+        Every table is converted before anything is written, so a table that cannot be saved
+        leaves the folder as it was. Index files the index no longer has (embeddings of another
+        model, a covariates table) are removed so the folder loads back as this index; other
+        files in the folder are left alone.
+        """
+        if not isinstance(folder, (str, os.PathLike)):
+            raise GraphIndexError(f"to_parquet needs a folder path, not a {type(folder).__name__}",
+                                  hint="e.g. idx.to_parquet('my_index')")
+        folder = Path(folder).expanduser()
+        if folder.exists() and not folder.is_dir():
+            raise GraphIndexError(f"Cannot write the index to {folder}: it is a file",
+                                  hint="pass a folder path (it is created if missing)")
+        files = {f"{name}.parquet": (name, df) for name, df in self.tables().items()}
+        files.update({f"embeddings.{name}.parquet": (f"embeddings.{name}", df)
+                      for name, df in self.embeddings.items()})
+        arrow = {}
+        for fname, (name, df) in files.items():
+            if not isinstance(df, pd.DataFrame):
+                raise GraphIndexError(f"Cannot save the index: {name} is a {type(df).__name__}, "
+                                      "not a DataFrame", hint="assign a DataFrame to it first")
+            arrow[fname] = _to_arrow(df, name)
         meta = dict(self.meta)
         meta.update(embedding_model=self.embedding_model, embedding_dim=self.embedding_dim,
                     format="graphrag-3", writer="lmsnb")
         if self.stats is not None:
             meta["stats"] = self.stats.to_dict("records")
-        _atomic_write_text(folder / META_FILE, json.dumps(meta, indent=2, default=_json_default))
+        meta_text = json.dumps(meta, indent=2, default=_json_default)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            stale = [p for p in folder.glob("embeddings.*.parquet") if p.name not in arrow]
+            if self.covariates is None and (folder / "covariates.parquet").exists():
+                stale.append(folder / "covariates.parquet")
+            for fname, table in arrow.items():
+                _write_arrow(table, folder / fname)
+            for p in stale:
+                p.unlink()
+            _atomic_write_text(folder / META_FILE, meta_text)
+        except OSError as exc:
+            raise GraphIndexError(f"Cannot write the index to {folder}: "
+                                  f"{exc.strerror or exc}",
+                                  hint="pass a folder you can write to") from None
         return folder
+
+
+def _read(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds for a bad file
+        first = (str(exc).splitlines() or [""])[0].replace(str(path), "").strip(" '\"")
+        raise GraphIndexError(f"Cannot read {path}: {type(exc).__name__}: {first[:160]}",
+                              hint="the file is damaged or not parquet: restore it from the "
+                                   "pipeline output, or rebuild the index") from None
 
 
 def write_table(df: pd.DataFrame, path: Path) -> None:
     """Write ``df`` to parquet with GraphRAG's Arrow types for the columns it knows."""
-    fields = []
-    for col in df.columns:
-        typ = _ARROW_TYPES.get(str(col))
-        if typ is None or (col == "raw_data"):
-            fields.append(None)
-            continue
-        fields.append(pa.field(str(col), typ))
+    _write_arrow(_to_arrow(df, path.stem), path)
+
+
+def _to_arrow(df: pd.DataFrame, name: str) -> pa.Table:
+    """``df`` as an Arrow table with GraphRAG's types (``GraphIndexError`` naming the column
+    whose values do not fit)."""
     arrays = []
     names = []
-    for col, fld in zip(df.columns, fields, strict=True):
-        values = df[col]
-        if fld is None:
-            arr = pa.array(_plain(values), from_pandas=True)
-        else:
-            arr = pa.array(_plain(values, fld.type), type=fld.type, from_pandas=True)
+    for col in df.columns:
+        typ = _ARROW_TYPES.get(str(col))
+        if col == "raw_data":
+            typ = None
+        try:
+            if typ is None:
+                arr = pa.array(_plain(df[col]), from_pandas=True)
+            else:
+                arr = pa.array(_plain(df[col], typ), type=typ, from_pandas=True)
+        except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
+            want = f" (GraphRAG stores it as {typ})" if typ is not None else ""
+            raise GraphIndexError(
+                f"Cannot save {name}.{col}{want}: {str(exc).splitlines()[0][:200]}",
+                hint=f"fix or drop that column (e.g. idx.{name.split('.')[0]}['{col}'] = "
+                     f"...astype(...)); nothing was written") from None
         arrays.append(arr)
         names.append(str(col))
-    table = pa.Table.from_arrays(arrays, names=names)
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def _write_arrow(table: pa.Table, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     pq.write_table(table, tmp)
     os.replace(tmp, path)

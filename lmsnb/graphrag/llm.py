@@ -155,9 +155,18 @@ class LocalEmbedder:
 
 def resolve_chat(llm: str | ChatModel | None) -> ChatModel | None:
     """A model key becomes :class:`LMStudioChat`; objects pass through; None stays None."""
-    if llm is None or not isinstance(llm, str):
-        return llm
-    return LMStudioChat(llm)
+    if llm is None:
+        return None
+    if isinstance(llm, str):
+        if not llm.strip():
+            raise _config_error("llm is an empty string",
+                                "pass an LM Studio model key, or None for the loaded LLM")
+        return LMStudioChat(llm)
+    if not callable(getattr(llm, "complete", None)):
+        raise _config_error(f"llm must be a model key or a chat model, not a {type(llm).__name__}",
+                            "pass an LM Studio key such as 'qwen2.5-7b-instruct', or an object "
+                            "with .key and .complete(messages, ...)")
+    return llm
 
 
 def resolve_embedder(model: str | Embedder | None | bool) -> Embedder | None:
@@ -168,10 +177,30 @@ def resolve_embedder(model: str | Embedder | None | bool) -> Embedder | None:
     if model is None:
         return LocalEmbedder()
     if isinstance(model, str):
+        if not model.strip():
+            raise _config_error("embedding_model is an empty string",
+                                "pass an LM Studio embedding model key, None (offline "
+                                "embeddings) or False (none)")
         if model.startswith(LOCAL_EMBEDDER_PREFIX):
-            return LocalEmbedder(int(model[len(LOCAL_EMBEDDER_PREFIX):]))
+            dim = model[len(LOCAL_EMBEDDER_PREFIX):]
+            if not dim.isdigit() or int(dim) < 1:
+                raise _config_error(f"Unknown offline embedder {model!r}",
+                                    f"use '{LOCAL_EMBEDDER_PREFIX}256' (any size in tokens)")
+            return LocalEmbedder(int(dim))
         return LMStudioEmbedder(model)
+    if model is True or not callable(getattr(model, "embed", None)):
+        raise _config_error(f"embedding_model must be a model key, an embedder, None or False, "
+                            f"not {model!r}" if model is True else
+                            f"embedding_model must be a model key, an embedder, None or False, "
+                            f"not a {type(model).__name__}",
+                            "pass an LM Studio key such as 'text-embedding-nomic-embed-text-v1.5'")
     return model
+
+
+def _config_error(message: str, hint: str) -> Exception:
+    from ..errors import ConfigError
+
+    return ConfigError(message, hint=hint)
 
 
 def embedder_for_index(index: Any) -> Embedder | None:
@@ -184,3 +213,28 @@ def _conn() -> Any:
     from ..client import get_connection  # imported late: the client layer is optional here
 
     return get_connection()
+
+
+def check_vectors(vecs: Any, n: int, key: str | None, dim: int | None = None) -> np.ndarray:
+    """``vecs`` as an ``n × d`` float32 matrix, or a :class:`PredictionError` saying what the
+    embedding model returned instead (wrong count, ragged or changed size, NaN/inf)."""
+    from ..errors import PredictionError
+
+    name = f"The embedding model {key!r}" if key else "The embedding model"
+    fix = "check the embedding model (is it an embedding model, and the same one throughout?)"
+    try:
+        mat = np.asarray(vecs, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise PredictionError(f"{name} returned vectors of different sizes in one batch",
+                              hint=fix) from None
+    if mat.ndim != 2 or mat.shape[0] != n or (n and mat.shape[1] == 0):
+        got = f"{mat.shape[0]} × {mat.shape[1]}" if mat.ndim == 2 else f"shape {mat.shape}"
+        raise PredictionError(f"{name} returned {got} values for {n} texts "
+                              "(expected one vector per text)", hint=fix)
+    if dim and n and mat.shape[1] != int(dim):
+        raise PredictionError(f"{name} returned {mat.shape[1]}-d vectors after {dim}-d ones",
+                              hint="one model must embed every text: check that the key names "
+                                   "the same embedding model throughout, then run again")
+    if n and not np.isfinite(mat).all():
+        raise PredictionError(f"{name} returned NaN or infinite values", hint=fix)
+    return mat

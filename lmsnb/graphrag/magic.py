@@ -68,6 +68,15 @@ class GraphRAGMagics(Magics):
         args = parse_flags(self.graphrag_query, line)
         ns = self.shell.user_ns
         idx = self._index(ns, args.index)
+        if args.out is not None:
+            from .index import GraphIndex
+
+            if not args.out.isidentifier():
+                raise ConfigError(f"-o {args.out!r} is not a valid variable name",
+                                  hint="use letters, digits and _ (not starting with a digit)")
+            if isinstance(ns.get(args.out), GraphIndex):
+                raise ConfigError(f"-o {args.out} would replace the GraphIndex in {args.out!r}",
+                                  hint="store the result under another name, e.g. -o res")
         question = cell if args.raw else _interpolate(cell, ns)
         if not question.strip():
             raise ConfigError("the question is empty", hint="write it in the cell body")

@@ -50,20 +50,34 @@ def parse_report(text: str) -> dict[str, Any] | None:
         data = _loads_lenient(body[start:])
     if not isinstance(data, dict) or not data.get("title") and not data.get("summary"):
         return None
+    raw_findings = data.get("findings") or []
+    if isinstance(raw_findings, (str, dict)):  # one finding instead of a list of them
+        raw_findings = [raw_findings]
     findings = []
-    for f in data.get("findings") or []:
+    for f in raw_findings if isinstance(raw_findings, list) else []:
         if isinstance(f, dict):
-            findings.append({"summary": str(f.get("summary", "")),
-                             "explanation": str(f.get("explanation", ""))})
-        elif isinstance(f, str):
+            findings.append({"summary": _text(f.get("summary")),
+                             "explanation": _text(f.get("explanation"))})
+        elif isinstance(f, str) and f.strip():
             findings.append({"summary": f, "explanation": ""})
     try:
-        rating = float(re.findall(r"-?\d+(?:\.\d+)?", str(data.get("rating", 0)))[0])
+        rating = float(re.findall(r"-?\d+(?:\.\d+)?", _text(data.get("rating")))[0])
     except IndexError:
         rating = 0.0
-    return {"title": str(data.get("title", "")), "summary": str(data.get("summary", "")),
-            "rating": rating, "rating_explanation": str(data.get("rating_explanation", "")),
+    return {"title": _text(data.get("title")), "summary": _text(data.get("summary")),
+            "rating": rating, "rating_explanation": _text(data.get("rating_explanation")),
             "findings": findings}
+
+
+def _text(value: Any) -> str:
+    """A report field as text: None is empty, a list is joined, anything else is str()."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return " ".join(_text(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
 
 
 def render(report: dict[str, Any]) -> str:

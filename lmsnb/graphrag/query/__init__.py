@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
+
 from ...errors import ConfigError, GraphIndexError
 from ..tokens import estimate_tokens
 from . import basic, drift, global_search, local
@@ -37,10 +39,48 @@ _METHODS: dict[str, tuple[Callable[[QueryRun], Any], tuple[str, ...]]] = {
 }
 
 
+#: method -> the columns it reads, per table (a table loaded from an older or hand-made folder
+#: may lack some: the query then fails with the list instead of deep inside pandas)
+_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
+    "local": {"entities": ("id", "human_readable_id", "title", "type", "description",
+                           "text_unit_ids", "degree"),
+              "relationships": ("id", "human_readable_id", "source", "target", "description",
+                                "weight", "combined_degree", "text_unit_ids"),
+              "text_units": ("id", "human_readable_id", "text"),
+              "communities": ("community", "entity_ids"),
+              "community_reports": ("id", "community", "level", "title", "summary",
+                                    "full_content", "rank")},
+    "global": {"communities": ("community", "text_unit_ids"),
+               "community_reports": ("id", "community", "level", "title", "full_content",
+                                     "rank")},
+    "basic": {"text_units": ("id", "human_readable_id", "text")},
+}
+_COLUMNS["drift"] = _COLUMNS["local"]
+
+
 def _check_index(index: Any, method: str, cfg: QueryConfig) -> None:
     if not all(hasattr(index, t) for t in ("entities", "text_units", "community_reports")):
         raise GraphIndexError(f"{type(index).__name__} is not a GraphIndex",
                               hint="load one with GraphIndex.from_parquet(folder) or build_index")
+    problems = []
+    needs = dict(_COLUMNS[method])
+    if method in ("local", "drift") and getattr(index, "covariates", None) is not None \
+            and cfg.include_claims:
+        needs["covariates"] = ("id", "human_readable_id", "subject_id", "object_id", "type",
+                               "status", "description")
+    for table, cols in needs.items():
+        df = getattr(index, table, None)
+        if df is None or not isinstance(df, pd.DataFrame):
+            problems.append(f"{table} is not a DataFrame")
+            continue
+        lacking = [c for c in cols if c not in df.columns]
+        if lacking:
+            problems.append(f"{table} lacks {', '.join(lacking)}")
+    if problems:
+        raise GraphIndexError(f"The index cannot be searched with method={method!r}: "
+                              + "; ".join(problems),
+                              hint="rebuild it, or add the missing GraphRAG columns "
+                                   "(idx.validate() lists them all)")
     if method in ("local", "drift"):
         local.require_entities(index)
     if method in ("global", "drift"):

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...errors import ConfigError
 from ...events import Event, Fragment
 from . import calls
 from .citations import parse_references, resolve_references
@@ -86,7 +87,15 @@ class QueryRun:
             history=[*self.history, {"role": "user", "content": self.question},
                      {"role": "assistant", "content": text}],
             details=details or {}, model=getattr(self.chat, "key", None) if self.chat else None,
-            stopped=stopped, _index=self.index)
+            stopped=stopped, _index=self.index, _models=(self.chat, self.embedder))
         if not self.streaming:
             yield Fragment(text)
         yield done_event(result)
+
+
+def budget_too_small(cfg: QueryConfig, what: str) -> ConfigError:
+    """The error for a context budget that cannot hold a single row of ``what``."""
+    return ConfigError(f"max_context_tokens={cfg.max_context_tokens} is too small to hold a "
+                       f"single {what}, so the model would answer from nothing",
+                       hint="raise it (GraphRAG's default is 12000; a text unit alone is "
+                            "often 300-1200 tokens)")

@@ -12,7 +12,7 @@ from typing import Any
 from ...errors import GraphIndexError
 from ...events import Event
 from . import calls
-from .base import QueryRun
+from .base import QueryRun, budget_too_small
 from .context import Counter, build_table, history_table, join, lookups
 from .params import QueryConfig
 from .result import Context
@@ -49,6 +49,8 @@ def require_text_units(index: Any) -> None:
 def run(q: QueryRun) -> Iterator[Event]:
     ctx = build_basic_context(q.index, q.history_text(), q.cfg, embedder=q.embedder,
                               count=q.count, history=q.history, log=q.log)
+    if "sources" not in ctx.tables:
+        raise budget_too_small(q.cfg, "text unit")
     system = calls.fill("basic_system", response_type=q.cfg.response_type, context_data=ctx.text)
     out: dict[str, Any] = {}
     yield from q.answer(system, "basic answer", out)

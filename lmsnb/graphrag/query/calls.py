@@ -52,8 +52,17 @@ def complete(chat: Any, messages: Messages, *, stage: str, log: CallLog,
              json_schema: dict | None = None, max_tokens: int | None = None,
              temperature: float | None = None) -> str:
     """One non-streamed chat call; returns its text and records it in ``log``."""
+    from ...errors import LmsnbError
+    from ..cache import as_completion, model_failed
+
     t0 = time.perf_counter()
-    c = chat.complete(messages, **_kw(json_schema, max_tokens, temperature))
+    try:
+        c = as_completion(chat.complete(messages, **_kw(json_schema, max_tokens, temperature)))
+    except LmsnbError:
+        raise
+    except Exception as exc:  # a custom model's own failure: one message, chain kept
+        raise model_failed("chat", chat, stage, exc,
+                           hint="fix the model (or pass another) and ask again") from exc
     log.add(stage, prompt_tokens=getattr(c, "prompt_tokens", 0) or 0,
             completion_tokens=getattr(c, "completion_tokens", 0) or 0,
             seconds=getattr(c, "seconds", None) or time.perf_counter() - t0)

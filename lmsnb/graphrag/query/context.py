@@ -214,7 +214,15 @@ def lookups(index: Any) -> Lookups:
         cached = _LOOKUPS.get(index)
         if cached is not None and cached.key == key:
             return cached
-        rels, covs = index.relationships, index.covariates
+        # a table without the columns used here (a method that does not search it, e.g. basic
+        # search on an index whose entities lack titles) contributes nothing instead of failing
+        ents = _usable(index.entities, ("id", "title"))
+        rels = _usable(index.relationships, ("source", "target", "text_unit_ids",
+                                             "combined_degree", "weight"))
+        units = _usable(index.text_units, ("id",))
+        covs = index.covariates
+        if covs is not None and "subject_id" not in covs.columns:
+            covs = None
         parts: dict[str, list[np.ndarray]] = {}
         if len(rels):
             for col in ("source", "target"):
@@ -222,10 +230,10 @@ def lookups(index: Any) -> Lookups:
                     parts.setdefault(title, []).append(pos)
         out = Lookups(
             index=weakref.proxy(index) if _weakrefable(index) else index,
-            entity_pos={str(v): i for i, v in enumerate(index.entities["id"])},
-            title_words=_title_index(index.entities),
+            entity_pos={str(v): i for i, v in enumerate(ents["id"])},
+            title_words=_title_index(ents),
             rels_by_title={t: np.unique(np.concatenate(p)) for t, p in parts.items()},
-            unit_pos={str(v): i for i, v in enumerate(index.text_units["id"])},
+            unit_pos={str(v): i for i, v in enumerate(units["id"])},
             rel_units=[frozenset(_ids(v)) for v in rels["text_unit_ids"]] if len(rels) else [],
             rel_source=rels["source"].astype(str).to_numpy(dtype=object),
             rel_target=rels["target"].astype(str).to_numpy(dtype=object),
@@ -240,7 +248,13 @@ def lookups(index: Any) -> Lookups:
         return out
 
 
-_NON_WORD = re.compile(r"[^0-9a-z]+")
+def _usable(df: Any, cols: tuple[str, ...]) -> pd.DataFrame:
+    if isinstance(df, pd.DataFrame) and all(c in df.columns for c in cols):
+        return df
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
+
+
+_NON_WORD = re.compile(r"[\W_]+")  # any script's letters and digits are kept (ZOË, 北京)
 
 
 def normalise(text: str) -> str:

@@ -25,7 +25,7 @@ import pandas as pd
 
 from ...events import Event, PromptProgress
 from . import calls
-from .base import QueryRun
+from .base import QueryRun, budget_too_small
 from .context import build_table, lookups
 from .local import build_local_context
 from .result import Context
@@ -130,12 +130,21 @@ def run(q: QueryRun) -> Iterator[Event]:
     yield PromptProgress(0.0)
     expanded = hyde(q)
     reps = primer_reports(q, expanded)
+    if not len(reps):
+        from ...errors import GraphIndexError
+
+        raise GraphIndexError("No community report matches the index's "
+                              "'community_full_content' embeddings",
+                              hint="the embeddings are out of date: re-embed with "
+                                   "lmsnb.graphrag.embed_index(idx, <model>)")
     folds = [f for f in np.array_split(np.arange(len(reps)), min(cfg.primer_folds, len(reps)))
              if len(f)]
     total = 1 + len(folds) + cfg.n_depth
     nodes: list[dict[str, Any]] = []
     with ThreadPoolExecutor(max_workers=cfg.concurrency, thread_name_prefix="lmsnb-drift") as pool:
         nodes += pool.map(lambda f: _primer_fold(q, reps.iloc[f]), folds)
+        if not any(n["context"].text for n in nodes):
+            raise budget_too_small(cfg, "community report")
         yield PromptProgress((1 + len(folds)) / total)
         asked = {q.question.strip().lower()}
         for depth in range(1, cfg.n_depth + 1):

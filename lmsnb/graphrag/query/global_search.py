@@ -20,7 +20,7 @@ import pandas as pd
 from ...errors import GraphIndexError
 from ...events import Event, Fragment, PromptProgress
 from . import calls
-from .base import QueryRun
+from .base import QueryRun, budget_too_small
 from .context import Counter, as_list, build_table, history_table
 from .params import NO_DATA_ANSWER, QueryConfig
 from .result import Context
@@ -130,6 +130,8 @@ def run(q: QueryRun) -> Iterator[Event]:
     """Map (concurrently, reporting progress), then reduce — or "I do not know"."""
     cfg = q.cfg
     batches = build_batches(q.index, cfg, q.count, q.history)
+    if not batches:
+        raise budget_too_small(cfg, "community report")
     system = [calls.fill("global_map_system", context_data=b.text, max_length=cfg.map_max_length)
               for b in batches]
     answers: list[str] = [""] * len(batches)

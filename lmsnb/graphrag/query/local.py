@@ -17,7 +17,7 @@ import pandas as pd
 from ...errors import GraphIndexError
 from ...events import Event
 from . import calls
-from .base import QueryRun
+from .base import QueryRun, budget_too_small
 from .context import (
     Counter,
     as_list,
@@ -205,6 +205,8 @@ def run(q: QueryRun) -> Iterator[Event]:
     """Local search: one context, one answer call."""
     ctx = build_local_context(q.index, q.history_text(), q.cfg, embedder=q.embedder,
                               history=q.history, count=q.count, log=q.log)
+    if not set(ctx.tables) - {"history"}:
+        raise budget_too_small(q.cfg, "entity, relationship, report or text unit")
     system = calls.fill("local_system", response_type=q.cfg.response_type,
                         context_data=ctx.text)
     out: dict[str, Any] = {}

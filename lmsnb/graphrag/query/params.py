@@ -79,9 +79,49 @@ def check_keys(kw: dict[str, Any]) -> None:
         raise ConfigError(f"Unknown query parameter {key!r}", hint=hint)
 
 
+_TYPES: dict[str, Any] = {f.name: f.type for f in fields(QueryConfig)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """``value`` as the field's type (``"5"`` -> 5), or a ``ConfigError`` naming the field."""
+    typ = str(_TYPES[name])
+    if value is None:
+        return None
+    if "bool" in typ:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{name} must be True or False, not {value!r}")
+    if typ.startswith("str"):
+        if isinstance(value, str) and value.strip():
+            return value
+        raise ConfigError(f"{name} must be a non-empty string, not {value!r}",
+                          hint='e.g. response_type="Multiple Paragraphs"' if
+                          name == "response_type" else None)
+    want_int = typ.startswith("int")
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = float(value)
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ValueError
+        if want_int:
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        return number
+    except (TypeError, ValueError):
+        kind = "a whole number" if want_int else "a number"
+        raise ConfigError(f"{name} must be {kind}, not {value!r}",
+                          hint=f"default: {getattr(QueryConfig(), name)!r}"
+                          if getattr(QueryConfig(), name) is not None
+                          else "or None for the model's default") from None
+
+
 def make_config(base: QueryConfig | None = None, **kw: Any) -> QueryConfig:
     """Build a :class:`QueryConfig` from keyword arguments (aliases accepted) and validate it."""
     kw = {ALIASES.get(k, k): v for k, v in kw.items()}
+    check_keys(kw)
+    kw = {k: _coerce(k, v) for k, v in kw.items()}
     cfg = (base or QueryConfig()).with_(**kw)
     problems = []
     if cfg.max_context_tokens < 100:
@@ -94,6 +134,24 @@ def make_config(base: QueryConfig | None = None, **kw: Any) -> QueryConfig:
         problems.append("concurrency must be at least 1")
     if cfg.n_depth < 0 or cfg.primer_folds < 1:
         problems.append("n_depth must be >= 0 and primer_folds >= 1")
+    for name in ("top_k_relationships", "history_max_turns", "followups_per_answer"):
+        if getattr(cfg, name) < 0:
+            problems.append(f"{name} cannot be negative")
+    for name in ("drift_k_followups", "oversample", "map_max_length", "reduce_max_length"):
+        if getattr(cfg, name) < 1:
+            problems.append(f"{name} must be at least 1")
+    if cfg.data_max_tokens < 100:
+        problems.append("data_max_tokens must be at least 100")
+    for name in ("text_unit_prop", "community_prop", "local_text_unit_prop",
+                 "local_community_prop"):
+        if not 0 <= getattr(cfg, name) <= 1:
+            problems.append(f"{name} must lie in [0, 1]")
+    if not 0 <= cfg.local_text_unit_prop + cfg.local_community_prop <= 1:
+        problems.append("local_text_unit_prop + local_community_prop must lie in [0, 1]")
+    if cfg.max_tokens is not None and cfg.max_tokens < 1:
+        problems.append("max_tokens must be at least 1 (or None for the model's default)")
+    if cfg.temperature is not None and cfg.temperature < 0:
+        problems.append("temperature cannot be negative")
     if problems:
         raise ConfigError("Bad query parameters: " + "; ".join(problems))
     return cfg

@@ -96,6 +96,8 @@ class QueryResult:
     model: str | None = None
     stopped: bool = False
     _index: Any = field(default=None, repr=False, compare=False)
+    #: the chat model and embedder that answered, so ``follow_up`` asks the same ones
+    _models: tuple[Any, Any] = field(default=(None, None), repr=False, compare=False)
 
     # ------------------------------------------------------------------ stats
     @property
@@ -135,8 +137,16 @@ class QueryResult:
         from . import run_query
 
         if self._index is None:
-            raise ValueError("this result is not attached to an index")
+            from ...errors import GraphIndexError
+
+            raise GraphIndexError("This result is not attached to an index",
+                                  hint="ask with idx.query(question, history=result) instead")
         kw.setdefault("method", self.method)
+        chat, embedder = self._models
+        if chat is not None and "chat" not in kw and "model" not in kw:
+            kw["chat"] = chat
+        if embedder is not None and "embedder" not in kw and "embedding_model" not in kw:
+            kw["embedder"] = embedder
         return run_query(self._index, question, history=self, config=self.config, **kw)
 
     # ---------------------------------------------------------------- display

@@ -20,7 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...errors import GraphIndexError
+from ...errors import GraphIndexError, LmsnbError
+from ..cache import model_failed
+from ..llm import check_vectors
 from ..progress import Progress
 from .context import ObjectCache
 from .result import CallLog
@@ -64,7 +66,8 @@ def ensure_embeddings(index: Any, names: Sequence[str], embedder: Any, *,
             for start in range(0, len(texts), BATCH):
                 t0 = time.perf_counter()
                 batch = texts[start:start + BATCH]
-                vecs.append(np.asarray(embedder.embed(batch), dtype=np.float32))
+                vecs.append(check_vectors(_embed(embedder, batch), len(batch), key,
+                                          vecs[0].shape[1] if vecs else dim))
                 if log is not None:
                     log.add(f"embed {name}", kind="embed", texts=len(batch),
                             seconds=time.perf_counter() - t0)
@@ -124,7 +127,18 @@ def nearest(index: Any, name: str, vector: np.ndarray, k: int) -> tuple[np.ndarr
 def embed_query(embedder: Any, text: str, log: CallLog | None = None) -> np.ndarray:
     """Embed one query text (one embedding call, logged)."""
     t0 = time.perf_counter()
-    vec = np.asarray(embedder.embed([text]), dtype=np.float32)[0]
+    vec = check_vectors(_embed(embedder, [text]), 1, getattr(embedder, "key", None))[0]
     if log is not None:
         log.add("embed query", kind="embed", texts=1, seconds=time.perf_counter() - t0)
     return vec
+
+
+def _embed(embedder: Any, texts: list[str]) -> Any:
+    """``embedder.embed(texts)``, with a custom embedder's own failure as one message."""
+    try:
+        return embedder.embed(texts)
+    except LmsnbError:
+        raise
+    except Exception as exc:
+        raise model_failed("embedding", embedder, "the query", exc,
+                           hint="fix the embedder (or pass another) and ask again") from exc
