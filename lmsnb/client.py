@@ -620,12 +620,20 @@ class Connection:
                 except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread
                     inbox.put(exc)
 
-            threading.Thread(target=pump, daemon=True, name="lmsnb-predict").start()
-            fragments = 0
-            answer = _Answer()
-            interrupted = False
-            finished = False
-            try:
+            def arrivals() -> Iterator[Any]:
+                """SDK fragments and callback events, in the order they arrived."""
+                if threading.current_thread() is not threading.main_thread():
+                    # No KeyboardInterrupt lands off the main thread (the stream view consumes
+                    # here): iterate the SDK directly and skip the hand-off.
+                    for frag in stream:
+                        while not inbox.empty():
+                            yield inbox.get_nowait()
+                        yield frag
+                    while not inbox.empty():
+                        yield inbox.get_nowait()
+                    return
+                threading.Thread(target=pump, daemon=True, name="lmsnb-predict").start()
+                interrupted = False
                 while True:
                     try:
                         item = inbox.get()
@@ -636,9 +644,16 @@ class Connection:
                         pred.cancel()  # keep draining: the server answers with userStopped
                         continue
                     if item is end:
-                        break
+                        return
                     if isinstance(item, BaseException):
                         raise item
+                    yield item
+
+            fragments = 0
+            answer = _Answer()
+            finished = False
+            try:
+                for item in arrivals():
                     if isinstance(item, Event):
                         yield item
                         continue
