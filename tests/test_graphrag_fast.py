@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from lmsnb.graphrag import build_index
-from lmsnb.graphrag.fast import noun_phrases
+from lmsnb.graphrag.fast import CaseProfile, noun_phrases, windows
 from lmsnb.graphrag.tokens import estimate_tokens
 from lmsnb.sim.graphrag_stub import names_in
 
@@ -80,3 +80,151 @@ def test_token_estimate_matches_o200k_on_the_fixture():
     assert ratio.min() >= 0.85 and ratio.max() <= 1.15, (ratio.min(), ratio.max())
     novel = pd.read_parquet(CAROL / "documents.parquet")["text"].iloc[0]
     assert abs(estimate_tokens(novel) / 45771 - 1) <= 0.05  # graphrag-baseline.md, o200k
+
+
+# Short prose written for these tests (not from any book): names, places, and in German the
+# capitalised common nouns that must not become entities.
+GERMAN = """\
+Anna Weber wohnte seit vielen Jahren in einem kleinen Haus am Rand von München. Jeden Morgen
+ging sie mit ihrem Hund an der Isar entlang, und jeden Abend schrieb sie einen Brief an ihren
+Bruder Jürgen, der in Hamburg als Lehrer arbeitete. Das Haus war alt, die Fenster klemmten, und
+im Winter war es in der Küche kalt. Aber Anna liebte das Haus, weil ihre Mutter dort gelebt hatte.
+
+An einem Dienstag im Oktober klingelte Herr Müller an der Tür. Er war der Nachbar von gegenüber,
+ein freundlicher Mann mit grauem Bart, der früher bei der Bahn gearbeitet hatte. „Frau Weber“,
+sagte Herr Müller, „haben Sie schon gehört? Die Stadt will die alte Brücke abreißen.“
+
+„Das glaube ich nicht“, antwortete Anna. „Die Brücke steht seit hundert Jahren dort.“
+
+„Doch, doch“, meinte Müller. „Dr. Becker hat es mir selbst erzählt. Er sitzt im Stadtrat, und
+er sagt, die Zeit der alten Brücke sei vorbei.“ Anna schüttelte den Kopf. Sie dachte an die
+vielen Tage, an denen sie als Kind mit Jürgen über die Brücke gelaufen war, und an die Geschichten,
+die ihre Mutter über den Krieg erzählt hatte.
+
+Am nächsten Tag fuhr Anna mit dem Zug nach Hamburg, um mit Jürgen zu sprechen. Die Fahrt dauerte
+sechs Stunden. Im Zug saß eine Frau mit einem kleinen Kind, das die ganze Zeit aus dem Fenster
+schaute. In Hamburg regnete es, wie immer. Jürgen wartete am Bahnhof und nahm ihr den Koffer ab.
+
+„Du siehst müde aus“, sagte Jürgen. Anna erzählte ihm von Herrn Müller, von Dr. Becker und von der
+Brücke. Jürgen hörte lange zu. Dann sagte er: „Wir schreiben einen Brief an die Zeitung. Frau
+Schröder von der Süddeutschen Zeitung kennt mich noch aus der Schule.“
+
+Zwei Wochen später erschien der Artikel. Frau Schröder hatte mit Dr. Becker gesprochen und mit
+vielen Leuten aus der Nachbarschaft. Herr Müller las ihn dreimal und brachte Anna eine Flasche Wein.
+Die Brücke blieb stehen, und Anna fuhr im Frühling wieder nach Hamburg, diesmal nur zum Vergnügen.
+Auf der Rückfahrt nach München dachte sie, dass das Jahr doch noch gut geworden war.
+"""
+
+FRENCH = """\
+Émile Durand était arrivé à Lyon un matin de novembre, avec une valise trop lourde et une lettre
+de recommandation pour Madame Lefèvre. La ville l'étonna : les quais, les ponts, la brume sur la
+Saône. Il n'avait jamais quitté la Bretagne, et Paris même lui semblait un rêve lointain.
+
+« Vous êtes le neveu de Jean-Luc ? » demanda Madame Lefèvre en ouvrant la porte. Elle portait
+une robe noire et des lunettes rondes. « Entrez, entrez. Zoë vous montrera votre chambre. »
+
+Zoë était la fille de la maison. Elle avait seize ans, lisait Victor Hugo en cachette et rêvait
+de partir pour Marseille. C'est elle qui apprit à Émile les noms des rues, l'histoire du vieux
+quartier Saint-Jean et les manies de sa mère. « Maman ne supporte pas le bruit, dit Zoë. Ni les
+chats, ni les poètes. » Émile sourit : il écrivait des vers depuis l'âge de douze ans.
+
+Le dimanche, ils allaient ensemble chez Monsieur d'Artagnan, un vieil horloger qui prétendait
+descendre du mousquetaire. Monsieur d'Artagnan racontait des histoires de Louis XIII, de la
+Rochelle et du cardinal, et Zoë riait de ses exagérations. L'hiver passa ainsi.
+
+Au printemps, une lettre arriva de Bretagne. Jean-Luc Moreau, l'oncle d'Émile, était malade.
+« Il faut que tu partes », dit Madame Lefèvre. Émile prit le train pour Rennes le lendemain.
+Zoë l'accompagna jusqu'à la gare de Perrache et lui donna un livre de Victor Hugo. « Tu me le
+rendras quand tu reviendras à Lyon », murmura-t-elle. Émile Durand ne revint qu'en automne, mais
+il rapporta le livre, et un poème pour Zoë.
+"""
+
+SPANISH = """\
+María José de la Cruz llegó a Sevilla en el verano de 1952, cuando el calor apretaba tanto que
+nadie salía a la calle antes de las siete. Venía de Salamanca con su padre, don Álvaro, que había
+conseguido un puesto de notario cerca de la catedral. La casa que alquilaron tenía un patio con
+naranjos y una fuente que no funcionaba.
+
+—¿Y aquí vamos a vivir? —preguntó María José.
+
+—Aquí —dijo don Álvaro—. Y vas a ver que te gusta.
+
+La vecina, doña Pilar Núñez, se presentó esa misma tarde con una bandeja de pestiños. Era viuda,
+hablaba sin parar y conocía a todo el barrio de Triana. Por ella supieron que el médico se llamaba
+Ignacio Ortega, que el cura era de Córdoba y que la hija del panadero quería casarse con un
+inglés. ¡Qué escándalo!, decía doña Pilar, pero sonreía al decirlo.
+
+En septiembre, María José empezó a estudiar en el colegio de las monjas. Allí conoció a Lucía
+Ortega, la hija del médico, que tenía su misma edad y un carácter imposible. Juntas recorrían la
+orilla del Guadalquivir, compraban helados en la plaza y leían a escondidas las novelas de Pérez
+Galdós que Lucía robaba de la biblioteca de su padre.
+
+—Un día nos iremos a Madrid —dijo Lucía una tarde—. Allí pasan cosas de verdad.
+
+María José no contestó. Pensaba en Salamanca, en el frío de los inviernos y en su madre, que se
+había quedado allí. Pero cuando don Álvaro anunció, años después, que volvían a Salamanca, fue
+María José quien lloró más. Lucía Ortega la despidió en la estación con una carta que no debía
+abrir hasta llegar. En la carta decía solamente: ¿Te acuerdas de Sevilla?
+"""
+SHAPES = """\
+Vincent van Gogh painted in Arles. Theo kept the letters van Gogh wrote. Mies van der Rohe built in
+Chicago, and Juan de la Cruz wrote poems. Captain Jean-Luc Picard met Miles O'Brien, who had
+read about d'Artagnan; d'Artagnan fought for Louis. In Łódź and İstanbul, Ørsted and Müller met
+Zoë in São Paulo. Leonardo da Vinci drew; da Vinci also built.
+"""
+
+GERMAN_NOUNS = {"HAUS", "ZEIT", "JAHR", "JAHREN", "TAG", "TAGE", "BRÜCKE", "BRIEF", "FRAU", "HERR",
+                "MANN", "STADT", "ZUG", "FENSTER", "MORGEN", "ABEND", "KIND", "MUTTER", "ZEITUNG",
+                "BAHNHOF", "WOCHEN", "KOFFER", "DANN", "DAS", "DIE", "DOCH"}
+
+
+def _graph(text):
+    idx = build_index(text, method="fast", embedding_model=False, cache_dir=None, progress=False)
+    return idx.entities.sort_values(["degree", "frequency"], ascending=False)
+
+
+def test_german_names_not_nouns():
+    assert CaseProfile.of(GERMAN).noun_caps and not CaseProfile.of(FRENCH).noun_caps
+    phrases = set(noun_phrases(GERMAN))
+    assert {"ANNA", "ANNA WEBER", "JÜRGEN", "MÜLLER", "BECKER", "SCHRÖDER", "HAMBURG",
+            "MÜNCHEN"} <= phrases, phrases
+    assert not phrases & GERMAN_NOUNS, phrases & GERMAN_NOUNS
+    ent = _graph(GERMAN)
+    top = list(ent["title"].head(8))
+    assert {"ANNA", "JÜRGEN", "MÜLLER", "HAMBURG"} <= set(top), top
+    assert not set(ent["title"]) & GERMAN_NOUNS
+    assert ent.set_index("title").loc["MÜLLER", "type"] == "PERSON"  # sagte Herr Müller
+
+
+def test_french_names_with_accents_hyphens_and_elision():
+    phrases = set(noun_phrases(FRENCH))
+    assert {"ÉMILE", "ÉMILE DURAND", "ZOË", "LEFÈVRE", "JEAN-LUC MOREAU", "VICTOR HUGO",
+            "D'ARTAGNAN", "LYON", "BRETAGNE", "RENNES", "SAÔNE", "LOUIS XIII"} <= phrases, phrases
+    assert not {p for p in phrases if p.split()[0] in {"C'EST", "L'HIVER", "DE", "LA", "ELLE",
+                                                       "MADAME", "MONSIEUR", "MAMAN", "AU"}}
+    top = list(_graph(FRENCH)["title"].head(8))
+    assert {"ZOË", "LEFÈVRE", "ÉMILE"} <= set(top), top
+
+
+def test_spanish_names_particles_and_inverted_marks():
+    phrases = set(noun_phrases(SPANISH))
+    assert {"MARÍA JOSÉ", "MARÍA JOSÉ DE LA CRUZ", "ÁLVARO", "PILAR NÚÑEZ", "LUCÍA ORTEGA",
+            "IGNACIO ORTEGA", "PÉREZ GALDÓS", "SEVILLA", "SALAMANCA", "CÓRDOBA", "TRIANA",
+            "GUADALQUIVIR", "MADRID"} <= phrases, phrases
+    assert not {p for p in phrases if p.split()[0] in {"QUÉ", "TE", "AQUÍ", "Y", "DE", "DEL",
+                                                       "VENÍA", "UN", "EN", "ERA", "DON"}}
+    top = list(_graph(SPANISH)["title"].head(8))
+    assert {"MARÍA JOSÉ", "LUCÍA ORTEGA", "SEVILLA", "SALAMANCA"} <= set(top), top
+
+
+def test_name_shapes():
+    phrases = set(noun_phrases(SHAPES))
+    assert {"VINCENT VAN GOGH", "VAN GOGH", "MIES VAN DER ROHE", "JUAN DE LA CRUZ",
+            "JEAN-LUC PICARD", "MILES O'BRIEN", "D'ARTAGNAN", "ŁÓDŹ", "İSTANBUL", "ØRSTED",
+            "MÜLLER", "ZOË", "SÃO PAULO", "LEONARDO DA VINCI", "DA VINCI"} <= phrases, phrases
+    assert not phrases & {"GOGH", "ROHE", "VINCI", "JEAN-LUC", "CAPTAIN JEAN-LUC PICARD"}
+    # a particle is kept only where it belongs to the name; l' and a plain "de" are dropped
+    assert set(noun_phrases("Il vit à Paris. Il partit de Paris pour l'Angleterre, et "
+                            "l'Angleterre lui plut.")) == {"PARIS", "ANGLETERRE"}
+    assert windows("«Bonjour», dit Zoë. ¿Dónde está Pedro? „Gut“, sagte Anna.", 3) == [
+        "«Bonjour», dit Zoë.", "¿Dónde está Pedro?", "„Gut“, sagte Anna."]

@@ -10,6 +10,14 @@ run time (and so fails offline). Here the phrases come from heuristics that need
   opening quote) counts only if the profile says it is a name (``'Come, then,'`` and ``Let``,
   ``Nay``, ``Have`` do not). Contractions (``Don't``, ``You're``), possessive ``'s``, ``--``
   dashes and repeats (``Scrooge Scrooge``) split or end a run.
+* **Any script, any Latin language**: a capital is any letter ``str.isupper()`` says is one
+  (``Émile``, ``Łódź``, ``Ørsted``, ``İstanbul``); particles between capitals stay in the name
+  (``Vincent van Gogh``, ``Juan de la Cruz``, ``Jeanne d'Arc``) and before one only where the
+  text never writes the name without it (``van Gogh``, ``d'Artagnan``; not ``de Madrid``,
+  ``l'Angleterre``: see :meth:`CaseProfile.keeps_particle`); ``O'Brien`` and ``Jean-Luc`` are
+  one word, ``C'est``/``L'homme`` none; «», „“, ¿¡ and dashes open a sentence like quotes do.
+  Where the grammar capitalises every noun (German), a word must also be marked as a name by
+  the text (a title, a speech verb, ``nach München``): see :meth:`CaseProfile.is_name`.
 * **Hyphenated compounds** (``COUNTING-HOUSE``), as GraphRAG's ``regex_english`` keeps them.
 * **Speaking roles**: a lower-case noun that is the subject of speech attribution at least
   twice (``said the nephew``, ``returned the nephew``) is a character whose name the text may
@@ -39,6 +47,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
@@ -63,43 +72,127 @@ something nothing everything anything someone everyone anyone nobody somebody th
 since come go went see look say said tell shall must might upon nay aye hark alas lo hallo halloa
 ha ho hum hem pooh bah hush hey ay o dear man men woman women another either neither whose whether
 thus hence therefore besides meanwhile otherwise else back away quite rather almost enough
+""".split()) | frozenset("""
+herr herrn frau fräulein monsieur messieurs madame mademoiselle mme mlle señor señora señorita sr sra srta
+senhor senhora signor signora signorina pan pani
+montag dienstag mittwoch donnerstag freitag samstag sonntag januar februar märz juni juli oktober
+dezember lundi mardi mercredi jeudi vendredi samedi dimanche janvier février mars avril mai juin
+juillet août septembre octobre novembre décembre lunes martes miércoles jueves viernes sábado
+domingo enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre
+kapitel chapitre capítulo
+""".split())  # the second set: other languages' titles, days, months (stripped like Mr, Monday)
+TITLES = frozenset("""mr mrs ms miss dr master mister madam madame sir lady lord captain
+herr herrn frau fräulein doktor prof professor onkel tante graf gräfin monsieur mademoiselle mme
+mlle m señor señora señorita sr sra srta don doña senhor senhora dom dona signor signora pan pani
 """.split())
-TITLES = frozenset("mr mrs ms miss dr master mister madam madame sir lady lord captain".split())
 SPEECH_VERBS = ("said|says|cried|returned|replied|asked|answered|pleaded|repeated|exclaimed|"
                 "observed|rejoined|retorted|added|continued|whispered|muttered|inquired|enquired|"
                 "demanded|interposed|resumed|urged|shouted|growled|sobbed|remarked|rejoined")
-_TOKEN = r"[A-Z](?:[A-Za-z0-9]|['’](?=[A-Za-z])|-(?=[A-Za-z]))*"
-_CAP_RUN = re.compile(rf"(?<![\w\-])(?<!\w['’])({_TOKEN}(?:(?:[ \t]+|[ \t]*\n[ \t]*)"
-                      rf"(?:(?:of|the|de|van|von|for)\s+)?{_TOKEN})*)")
-_WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*")
-_HYPHEN = re.compile(r"(?<![\w-])[a-zA-Z]{3,}-[a-zA-Z]{3,}(?:-[a-zA-Z]{3,})*(?![\w-])")
+_SPEECH_ANY = (SPEECH_VERBS + "|sagte|fragte|antwortete|rief|meinte|erwiderte|flüsterte|murmelte|"
+               "erklärte|entgegnete|dit|demanda|répondit|cria|murmura|s['’]écria|ajouta|reprit|"
+               "dijo|preguntó|respondió|contestó|gritó|exclamó|murmuró|añadió|disse|perguntou|"
+               "respondeu|powiedział|powiedziała|řekl|řekla|sa|sade|sagde|dedi")
+
+
+def _letter_class(pred: Callable[[str], bool]) -> str:
+    """A regex character class of the Basic Multilingual Plane's letters that satisfy ``pred``."""
+    spans: list[tuple[int, int]] = []
+    for cp in range(0x10000):
+        c = chr(cp)
+        if c.isalpha() and pred(c):
+            if spans and spans[-1][1] == cp - 1:
+                spans[-1] = (spans[-1][0], cp)
+            else:
+                spans.append((cp, cp))
+    return "[" + "".join(re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "")
+                         for a, b in spans) + "]"
+
+
+# Python's re has no \p{Lu}: capital letters of every script (É, Ł, Ø, İ, Ω, Ж, title-case ǅ)
+_UP = _letter_class(lambda c: c.isupper() or c.istitle())
+_LOW = _letter_class(str.islower)
+_L = r"[^\W\d_]"  # any letter
+_APOS = "'’"
+_OPEN = "'‘\"“„‚«»‹›¿¡(\\[—–"  # marks that may open a sentence or a quotation
+_CLOSE = "'’\"”“»«›‹)\\]"  # ... and that may close one (German „…“ closes with “, «» both ways)
+_TOKEN = rf"{_UP}(?:{_L}|[0-9]|[{_APOS}](?={_L})|-(?={_L}))*"
+# particles inside names (van Gogh, de la Cruz, Mies van der Rohe, Jeanne d'Arc); a second,
+# article-like particle (der, la) only after a first one, so "Anna der Frau" never joins
+_PARTICLE = "van|von|vom|de|da|di|du|del|della|delle|dei|degli|dos|das|des|ter|ten|zu|zur|af|av"
+_LEAD_PARTICLE = "van|von|de|da|di|du|del|della|ter|ten|zu"  # "van Gogh" (not "das Haus")
+_PARTICLE2 = "der|den|dem|la|las|los|le|les|lo"
+_ELISION = r"[dDlL]|[dD]ell|[dD]all|[nN]ell|[sS]ull|[aA]ll"  # d'Artagnan, l'Angleterre
+_JOIN = (rf"(?:(?:of|the|for|{_PARTICLE})\s+(?:(?:{_PARTICLE2})\s+)?(?:(?:{_ELISION})[{_APOS}])?"
+         rf"|(?:{_ELISION})[{_APOS}])")
+_LEAD = rf"(?:(?:{_LEAD_PARTICLE})\s+(?:(?:{_PARTICLE2})\s+)?|(?:{_ELISION})[{_APOS}](?={_UP}))"
+_GAP = r"(?:[ \t]+|[ \t]*\n[ \t]*)"
+_CAP_RUN = re.compile(rf"(?<![\w\-])(?<!\w[{_APOS}])((?:{_LEAD})?{_TOKEN}"
+                      rf"(?:{_GAP}(?:{_JOIN})?{_TOKEN})*)")
+_LEAD_SPLIT = re.compile(rf"^((?:(?:{_LEAD_PARTICLE})\s+(?:(?:{_PARTICLE2})\s+)?)?"
+                         rf"(?:(?:{_ELISION})[{_APOS}])?)(?={_UP})")
+_CONNECTOR_WORD = re.compile(rf"^(?:of|the|for|{_PARTICLE}|{_PARTICLE2})$")
+_WORD = re.compile(rf"{_L}(?:{_L}|[{_APOS}\-])*")
+_HYPHEN = re.compile(rf"(?<![\w-]){_L}{{3,}}-{_L}{{3,}}(?:-{_L}{{3,}})*(?![\w-])")
 _CONTRACTION = re.compile(r"['’](ve|ll|re|m|d|t)$|n['’]t$", re.I)
+# French/Italian elision at a word's start: C'est, L'homme, Qu'il (a function word when a small
+# letter follows), L'Angleterre (the name after it)
+_ELIDED = re.compile(rf"^(?:[lLdDjJnNsScCmMtT]|[qQ]u|[jJ]usqu|[lL]orsqu|[pP]uisqu|[dD]ell|[dD]all"
+                     rf"|[nN]ell|[sS]ull|[aA]ll)[{_APOS}](?={_L})")
 _POSSESSIVE = re.compile(r"['’]s$", re.I)
-_SENTENCE_END = re.compile(r"(?<=[.!?])['’\"”)]*\s+(?=['‘\"“(]*[A-Z])|\n[ \t]*\n")
-_DETERMINER = r"(?:the|his|her|their|my|our|your|this|that|[A-Z][a-z]+['’]s)"
+_SENTENCE_END = re.compile(rf"(?<=[.!?…])[{_CLOSE}]*\s+(?=[{_OPEN}]*\s?{_UP})|\n[ \t]*\n")
+_DETERMINER = rf"(?:the|his|her|their|my|our|your|this|that|{_UP}{_LOW}+['’]s)"
 _SPEAKER_NOUN = re.compile(
     rf"\b(?:{SPEECH_VERBS})\s+{_DETERMINER}\s+([a-z]{{3,}})\b(?=\s*[,.;:!?'’\"”\-])"
     rf"|\b{_DETERMINER}\s+([a-z]{{3,}})\s+(?:{SPEECH_VERBS})\b")
 _SPEAKER_NAME = re.compile(
-    rf"\b(?:{SPEECH_VERBS})\s+(?:the\s+)?({_TOKEN}(?:[ \t]+{_TOKEN})*)(?!['’\w])"
-    rf"|(?<![\w'’])({_TOKEN}(?:[ \t]+{_TOKEN})*)\s+(?:{SPEECH_VERBS})\b")
+    rf"\b(?:{_SPEECH_ANY})\s+(?:(?:the|don|doña|dom|dona)\s+)?"
+    rf"({_TOKEN}(?:[ \t]+{_TOKEN})*)(?![{_APOS}\w])"
+    rf"|(?<![\w'’])({_TOKEN}(?:[ \t]+{_TOKEN})*)\s+(?:{_SPEECH_ANY})\b")
 _INTRO = re.compile(  # "  Belle, a comely matron" (a cast list) or "'Belle,' said the husband"
-    rf"(?:^|\n)[ \t]*({_TOKEN}),[ \t]+(?:a|an|the|[A-Z][a-z]+['’]s)\b"
-    rf"|['‘\"“]({_TOKEN}),['’\"”]\s+(?:{SPEECH_VERBS})\b")
-_ABBREVIATION = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|St|Messrs|Mme|Mlle)\.$")
-_CONNECTORS = frozenset({"of", "the", "de", "van", "von", "for"})
+    rf"(?:^|\n)[ \t]*({_TOKEN}),[ \t]+(?:a|an|the|{_UP}{_LOW}+['’]s)\b"
+    rf"|['‘\"“«„]({_TOKEN}),['’\"”»“]\s+(?:{_SPEECH_ANY})\b")
+_TITLED = re.compile(rf"\b({_UP}{_LOW}*)\.?\s+(?=({_UP}{_LOW}+))")
+_ABBREVIATION = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|St|Messrs|Mme|Mlle|M|Hr|Fr|Prof|Sr|Sra|Srta|Dra)\.$")
+_PARTICLES = frozenset(_PARTICLE.split("|"))
+_PARTICLES2 = frozenset(_PARTICLE2.split("|"))
+_CONNECTORS = frozenset({"of", "the", "for"}) | _PARTICLES | _PARTICLES2
+# German-style noun capitals: what precedes a common noun (an article, a possessive, a
+# preposition fused with an article) and never precedes a name
+_GERMAN_DET = frozenset("""der die das den dem des ein eine einen einem einer eines kein keine
+keinen keinem keiner keines mein meine meinen meinem meiner meines dein deine deinen deinem deiner
+sein seine seinen seinem seiner seines ihr ihre ihren ihrem ihrer ihres unser unsere unseren
+unserem unserer euer eure euren eurem dieser diese dieses diesen diesem jener jene jenes jeder jede
+jedes jeden jedem welche welcher welches welchen alle allen aller viele vielen einige einigen
+manche im am zum zur vom beim ins ans aufs ums durchs fürs""".split())
+_PLACE_PREP = frozenset("in nach aus bei von bis".split())
+_BARE_NOUNS = frozenset("""hause ruhe angst ordnung zukunft hand tisch bett zeit ende anfang
+richtung gefahr eile versehen holz stein glas westen osten norden süden sicht kraft frage lage
+wahrheit liebe arbeit schule kirche stadt land see meer wasser luft feuer""".split())
+# German-style noun capitals: over 15% of the mid-sentence words are capitalised (English prose
+# ~6%, French/Spanish ~3%, but a list of names can be 40%) and over 25% of those follow an article
+# or possessive (German ~60%, English 0.3%: "the Ghost", "der Hund", "die Zeit")
+NOUN_CAPS_SHARE = 0.15
+NOUN_DET_SHARE = 0.25
 MAX_WORD_LENGTH = 15  # GraphRAG's max_word_length
 WINDOW_WORDS = 40  # a co-occurrence window is whole sentences adding up to at least this many
 
 
 @dataclass
 class CaseProfile:
-    """Corpus statistics that tell names from words capitalised by position.
+    """Corpus statistics that tell names from words capitalised by position (or by grammar).
 
     ``cap_mid``: times a word is capitalised where the grammar does not require it (after a
     word or a comma). ``lower``: times it is written in lower case. ``roles``: lower-case nouns
     that speak (see module docstring), mapped to their entity title. ``speakers``: upper-cased
     names seen as the subject of a speech verb or after a personal title.
+
+    Particles: ``after_particle`` counts a capitalised word right after ``van``/``de``/``d'``…;
+    ``joined`` holds the words seen as ``Vincent van Gogh`` (particle between capitals).
+
+    German-style noun capitals (``noun_caps``, see :meth:`is_name`): ``after_det`` counts a
+    capitalised word after an article or possessive (``das Haus``, ``im alten Haus``),
+    ``place`` after ``in``/``nach``/``aus``/``bei``/``von``/``bis`` with no article, and
+    ``evidence`` holds the words the text itself marks as names.
     """
 
     cap_mid: Counter[str] = field(default_factory=Counter)
@@ -108,6 +201,12 @@ class CaseProfile:
     introduced: set[str] = field(default_factory=set)
     roles: dict[str, str] = field(default_factory=dict)
     speakers: set[str] = field(default_factory=set)
+    after_particle: Counter[str] = field(default_factory=Counter)
+    joined: set[str] = field(default_factory=set)
+    after_det: Counter[str] = field(default_factory=Counter)
+    place: Counter[str] = field(default_factory=Counter)
+    evidence: set[str] = field(default_factory=set)
+    noun_caps: bool = False
 
     @classmethod
     def of(cls, texts: Any) -> CaseProfile:
@@ -115,56 +214,159 @@ class CaseProfile:
         role_hits: Counter[str] = Counter()
         owners: dict[str, Counter[str]] = {}
         all_text: list[str] = []
+        titled: set[str] = set()
+        runs: Counter[tuple[str, ...]] = Counter()
         for text in ([texts] if isinstance(texts, str) else texts):
-            for m in _WORD.finditer(text):
-                w = m.group(0)
-                key = _POSSESSIVE.sub("", w).lower()
-                if w[0].islower():
-                    prof.lower[key] += 1
-                elif len(w) > 1 and w.isupper():
-                    continue  # SHOUTED or a heading: capitals say nothing about the word
-                elif _sentence_start(text, m.start()):
-                    prof.cap_start[key] += 1
-                else:
-                    prof.cap_mid[key] += 1
+            prof._count_words(text)
             for m in _SPEAKER_NOUN.finditer(text):
                 noun = m.group(1) or m.group(2)
                 if noun not in STOPWORDS and len(noun) <= MAX_WORD_LENGTH:
                     role_hits[noun] += 1
             for m in _SPEAKER_NAME.finditer(text):
                 prof.speakers.add(" ".join((m.group(1) or m.group(2)).split()).upper())
-            for m in re.finditer(r"\b([A-Z][a-z]+)\.?\s+([A-Z][a-z]+)", text):
+            for m in _TITLED.finditer(text):
                 if m.group(1).lower() in TITLES:
                     prof.speakers.add(m.group(2).upper())
-            for m in re.finditer(r"\b([A-Z][a-z]+)['’]s\s+([a-z]{3,})\b", text):
+                    titled.add(m.group(2).lower())
+            for m in re.finditer(rf"\b({_UP}{_LOW}+)['’]s\s+([a-z]{{3,}})\b", text):
                 owners.setdefault(m.group(2), Counter())[m.group(1)] += 1
             for m in _INTRO.finditer(text):
                 prof.introduced.add((m.group(1) or m.group(2)).lower())
+            for m in _CAP_RUN.finditer(text):
+                words = m.group(1).split()
+                head = next((i for i, w in enumerate(words) if not w[0].islower()), len(words))
+                for a, b in zip(words[head:], words[head + 1:], strict=False):  # not a lead
+                    if a.lower() in _CONNECTORS and a[0].islower() and b[0].isupper():
+                        prof.joined.add(_bare(b)[1].lower())
+                plain = tuple(w.lower() for w in words if not w[0].islower())
+                if len(plain) == len(words) >= 2 and not _sentence_start(text, m.start()):
+                    runs[plain] += 1
             all_text.append(text)
         for noun, hits in role_hits.items():
             if hits < 2:
                 continue
             owner, n = (owners.get(noun) or Counter({"": 0})).most_common(1)[0]
             definite = sum(len(re.findall(rf"\b{_DETERMINER}\s+{noun}\b", t)) for t in all_text)
-            titled = n >= 2 and 3 * n >= definite and prof.is_name(owner)
-            prof.roles[noun] = f"{owner.upper()}'S {noun.upper()}" if titled else noun.upper()
+            is_titled = n >= 2 and 3 * n >= definite and prof.is_name(owner)
+            prof.roles[noun] = f"{owner.upper()}'S {noun.upper()}" if is_titled else noun.upper()
+        mid, low = sum(prof.cap_mid.values()), sum(prof.lower.values())
+        det = sum(prof.after_det.values())
+        prof.noun_caps = mid > NOUN_CAPS_SHARE * (mid + low) and det > NOUN_DET_SHARE * mid >= 5
+        ev = titled | {w.lower() for s in prof.speakers for w in s.split()} | prof.introduced
+        ev |= {k for k, c in prof.place.items() if c >= 2 and k not in _BARE_NOUNS}
+        ev |= {w for run, c in runs.items() if c >= 2 for w in run}
+        ev |= {w for run in runs if ev & set(run) for w in run}  # Anna (speaks) -> Anna Weber
+        prof.evidence = {w for w in ev if prof.cap_mid[w] and not prof._common_noun(w)}
         return prof
 
+    def _count_words(self, text: str) -> None:
+        prev = ["", ""]  # the two words before, lower-cased ("" across punctuation)
+        low_prev = False  # whether the word before was written in lower case
+        end = 0
+        for m in _WORD.finditer(text):
+            w, start = m.group(0), m.start()
+            if not text[end:start].isspace():
+                prev, low_prev = ["", ""], False
+            end = m.end()
+            prefix, w = _bare(w)
+            key = _POSSESSIVE.sub("", w).lower()
+            if w[0].islower():
+                self.lower[key] += 1
+            elif len(w) > 1 and w.isupper():
+                prev, low_prev = [prev[1], key], False
+                continue  # SHOUTED or a heading: capitals say nothing about the word
+            elif not prefix and _sentence_start(text, start):
+                self.cap_start[key] += 1
+            else:
+                self.cap_mid[key] += 1
+            if w[0].isupper():
+                p1, p0 = prev[1], prev[0]
+                if p1 in _GERMAN_DET or (p0 in _GERMAN_DET and low_prev):
+                    self.after_det[key] += 1
+                if p1 in _PLACE_PREP:
+                    self.place[key] += 1
+                if prefix[:1] in ("d", "D") or (low_prev and p1 in _PARTICLES) or (
+                        low_prev and p1 in _PARTICLES2 and p0 in _PARTICLES):
+                    self.after_particle[key] += 1
+            prev, low_prev = [prev[1], key], w[0].islower() and not prefix
+
+    def _common_noun(self, key: str) -> bool:
+        """Written in lower case too, or mostly after an article (German ``das Haus``)."""
+        total = self.cap_mid[key] + self.cap_start[key]
+        return 10 * self.lower[key] > total or 4 * self.after_det[key] > total
+
     def is_name(self, word: str) -> bool:
-        """True if ``word`` is capitalised for itself, not for its place in the sentence."""
-        key = _POSSESSIVE.sub("", word).lower()
+        """True if ``word`` is capitalised for itself, not for its place in the sentence.
+
+        In most languages a word is a name when it is capitalised mid-sentence at least as
+        often as it is written in lower case. Where the grammar capitalises every noun
+        (German: over ``NOUN_CAPS_SHARE`` of the mid-sentence words start with a capital, vs
+        about 6% in English prose, and over ``NOUN_DET_SHARE`` of those follow an article or
+        possessive, ``der Hund``, vs 0.3% in English), capitals say nothing on their own, so a name must be never
+        (or hardly ever) lower-case, mostly without an article or possessive (``das Haus``,
+        ``seine Zeit``, ``im alten Jahr`` mark common nouns), *and* marked as a name by the
+        text: after a title (``Herr Müller``, ``Dr. Becker``), the subject of a speech verb
+        (``sagte Anna``), twice after ``in``/``nach``/``aus``… with no article (``nach
+        München``), or part of a repeated run of capitals (``Anna Weber``).
+        """
+        key = _POSSESSIVE.sub("", _bare(word)[1]).lower()
         if key in STOPWORDS or not key:
             return False
+        if self.noun_caps:
+            return key in self.evidence
         mid, low = self.cap_mid[key], self.lower[key]
         if mid:
             return mid >= low
         return low == 0 and key in self.introduced  # only ever at sentence starts
+
+    def keeps_particle(self, lead: str, word: str) -> bool:
+        """Whether a particle before a name belongs to it (``van Gogh``, ``d'Artagnan``).
+
+        Only if the name is never written without a particle, and: for ``d'``, at least twice;
+        for ``van``/``de``/…, also seen between capitals (``Vincent van Gogh``) — so ``de
+        Madrid``, ``von Berlin``, ``l'Angleterre`` give ``MADRID``, ``BERLIN``, ``ANGLETERRE``.
+        """
+        key = _POSSESSIVE.sub("", word).lower()
+        seen, particled = self.cap_mid[key] + self.cap_start[key], self.after_particle[key]
+        if particled < seen or not lead:
+            return False
+        if lead[-1] in _APOS:
+            return lead[0] in "dD" and len(lead) == 2 and particled >= 2
+        return key in self.joined
+
+    def leads_name(self, words: list[str]) -> bool:
+        """A sentence's first word followed by a particle (``Vincent van Gogh``, ``Leonardo da
+        Vinci``) is part of the name if it is never written in lower case and the word after
+        the particle never appears without one (not ``Venía de Salamanca``)."""
+        if len(words) < 2 or words[1] not in _PARTICLES or self.lower[words[0].lower()]:
+            return False
+        rest = _take_lead(words[1:])[1]
+        return bool(rest) and self.keeps_particle("van", rest[0])
 
     def is_person(self, phrase: str) -> bool:
         if phrase in self.speakers or phrase in self.roles.values():
             return True
         words = phrase.split()
         return len(words) <= 3 and any(w in self.speakers for w in (words[0], words[-1]))
+
+
+def _take_lead(words: list[str]) -> tuple[str, list[str]]:
+    """Split leading particles off: [van, Gogh] -> (``van``, [Gogh]); [d'Arc] -> (``d'``, [Arc])."""
+    n = 0
+    while n < len(words) and words[n][0].islower() and words[n] in _CONNECTORS:
+        n += 1
+    lead, words = " ".join(words[:n]), words[n:]
+    if not lead and words and words[0][0].islower():
+        prefix, rest = _bare(words[0])
+        if prefix:
+            lead, words = prefix, [rest, *words[1:]]
+    return lead, words
+
+
+def _bare(word: str) -> tuple[str, str]:
+    """Split a French/Italian elision off a word: ``d'Artagnan`` -> (``d'``, ``Artagnan``)."""
+    m = _ELIDED.match(word)
+    return (word[:m.end()], word[m.end():]) if m else ("", word)
 
 
 def noun_phrases(text: str, profile: CaseProfile | None = None) -> list[str]:
@@ -176,16 +378,27 @@ def noun_phrases(text: str, profile: CaseProfile | None = None) -> list[str]:
     profile = profile or CaseProfile.of(text)
     found: list[tuple[int, str]] = []
     for m in _CAP_RUN.finditer(text):
-        at_start = _sentence_start(text, m.start())
-        for k, words in enumerate(_split_run(m.group(1).split(), profile)):
-            while k == 0 and at_start and words and not profile.is_name(words[0]):
+        run = m.group(1)
+        lead = _LEAD_SPLIT.match(run)
+        lead_text = lead.group(1) if lead else ""
+        at_start = not lead_text and _sentence_start(text, m.start())
+        first = run[len(lead_text):].split()[0]
+        for k, words in enumerate(_split_run(run[len(lead_text):].split(), profile)):
+            lead = lead_text.strip() if k == 0 and words and words[0] == first else ""
+            while (k == 0 and at_start and words and words[0][0].isupper()
+                   and not profile.is_name(words[0]) and not profile.leads_name(words)):
                 words = words[1:]  # "Long Past?", "Nay Scrooge": capitalised by position
+                lead, words = _take_lead(words)  # "Later van Gogh": the particle now leads
+            if lead and words and profile.keeps_particle(lead, words[0]):
+                words = ([lead + words[0], *words[1:]] if lead[-1] in _APOS
+                         else [*lead.split(), *words])
             phrase = _clean(words)
             if phrase:
                 found.append((m.start(), phrase))
     for m in _HYPHEN.finditer(text):
-        if m.group(0).split("-")[0].lower() not in STOPWORDS:
-            found.append((m.start(), m.group(0).upper()))
+        parts = m.group(0).split("-")
+        if parts[0].lower() not in STOPWORDS and not all(p[0].isupper() for p in parts):
+            found.append((m.start(), m.group(0).upper()))  # (Jean-Luc is a name, above)
     for noun, title in profile.roles.items():
         for m in re.finditer(rf"\b{_DETERMINER}\s+{noun}\b", text):
             found.append((m.start(), title))
@@ -196,18 +409,37 @@ def _split_run(words: list[str], profile: CaseProfile) -> list[list[str]]:
     """Cut a capitalised run at contractions and repeated words; drop a final possessive.
 
     In ALL CAPS (a heading, a licence in capitals) capitals say nothing, so only words the
-    profile knows as names (or acronyms) are kept; the others cut the run.
+    profile knows as names (or acronyms) are kept; the others cut the run. Where every noun is
+    capitalised (German), every word must be a name (``Annas`` counts as ``Anna``). A French
+    elision (``C'est``, ``L'homme``) cuts; ``L'Angleterre`` keeps ``Angleterre``, and
+    ``D'Artagnan`` keeps its ``D'`` if :meth:`CaseProfile.keeps_particle` says so.
     """
     parts: list[list[str]] = [[]]
     for w in words:
+        prefix, rest = _bare(w)
+        if prefix and prefix[0].isupper():  # elided, capitalised by position
+            if rest[0].islower():
+                parts.append([])
+                continue
+            w = w if profile.keeps_particle(prefix, rest) else rest
         if _CONTRACTION.search(w) or (len(w) > 1 and w.isupper() and not _shouted_name(w, profile)):
             parts.append([])
             continue
+        if profile.noun_caps and not w[0].islower():
+            if w[-1] == "s" and not profile.is_name(w) and profile.is_name(w[:-1]):
+                w = w[:-1]  # German genitive: "Annas Mutter"
+            if not profile.is_name(w):
+                parts.append([])
+                continue
         if parts[-1] and w.lower() == parts[-1][-1].lower():
             parts.append([])  # "called Scrooge Scrooge": two mentions, not a name
         parts[-1].append(w)
     out = []
     for p in parts:  # "St. Paul's Churchyard" stays one name; "Scrooge's" loses its 's
+        while p and p[-1][0].islower() and p[-1].lower() in _CONNECTORS:
+            p.pop()  # a particle left at the end of a cut run
+        while p and p[0][0].islower() and p[0].lower() in _CONNECTORS:
+            p.pop(0)
         if p:
             p[-1] = _POSSESSIVE.sub("", p[-1])
             out.append(p)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import GraphIndexError
+from . import legacy
 
 #: GraphRAG's output tables (graphrag-reference §1.9). Extra columns are allowed, these are not optional.
 TABLE_COLUMNS: dict[str, list[str]] = {
@@ -221,7 +223,13 @@ class GraphIndex:
     # ------------------------------------------------------------------- I/O
     @classmethod
     def from_parquet(cls, folder: str | os.PathLike[str]) -> GraphIndex:
-        """Load a GraphRAG output folder (``entities.parquet``, ...) or one lmsnb wrote."""
+        """Load a GraphRAG output folder (``entities.parquet``, ...) or one lmsnb wrote.
+
+        Folders from older GraphRAG releases (2.x, 1.x and 0.x ``create_final_*.parquet``,
+        and pre-0.4 ``output/<timestamp>/artifacts``) are mapped onto today's tables. What was
+        renamed or derived is listed in ``idx.meta["converted_from"]`` (see
+        :mod:`lmsnb.graphrag.legacy`).
+        """
         if not isinstance(folder, (str, os.PathLike)):
             raise GraphIndexError(f"from_parquet needs a folder path, not a {type(folder).__name__}",
                                   hint="pass the GraphRAG 'output' folder that holds "
@@ -231,19 +239,24 @@ class GraphIndex:
             what = "is a file, not a folder" if folder.is_file() else "does not exist"
             raise GraphIndexError(f"No index folder at {folder} (it {what})",
                                   hint="pass the GraphRAG 'output' folder that holds entities.parquet")
+        folder, note = legacy.resolve_folder(folder)
         found = {p.stem for p in folder.glob("*.parquet")}
-        missing = [t for t in REQUIRED_TABLES if t not in found]
-        if len(missing) == len(REQUIRED_TABLES):
-            raise GraphIndexError(f"{folder} holds none of GraphRAG's tables",
-                                  hint="expected entities.parquet, relationships.parquet, ...")
-        tables: dict[str, Any] = {}
-        for name in REQUIRED_TABLES:
-            tables[name] = (_read(folder / f"{name}.parquet") if name in found
-                            else empty_table(name))
-        if "documents" in tables and "raw_data" not in tables["documents"].columns \
-                and "metadata" in tables["documents"].columns:  # GraphRAG < 1.0 spelling
-            tables["documents"]["raw_data"] = tables["documents"]["metadata"]
-        cov = _read(folder / "covariates.parquet") if "covariates" in found else None
+        current = [t for t in (*REQUIRED_TABLES, "covariates") if t in found]
+        old = [t for t in legacy.LEGACY_TABLES if legacy.LEGACY_PREFIX + t in found]
+        if not current and not old:
+            raise legacy.not_an_index(folder, found, REQUIRED_TABLES)
+        is_legacy = len(old) > len(current)
+        prefix = legacy.LEGACY_PREFIX if is_legacy else ""
+        names = [t for t in (old if is_legacy else current) if t != "nodes"]
+        files = {name: f"{prefix}{name}.parquet" for name in names}
+        read = {name: _read(folder / fname) for name, fname in files.items()}
+        legacy.check_essentials(read, files)
+        nodes = _read(folder / f"{prefix}nodes.parquet") if "nodes" in old and is_legacy \
+            else None
+        converted, log = legacy.upgrade(read, nodes, TABLE_COLUMNS)
+        tables: dict[str, Any] = {name: converted.get(name, empty_table(name))
+                                  for name in REQUIRED_TABLES}
+        cov = converted.get("covariates")
         embeddings = {p.stem.split(".", 1)[1]: _read(p)
                       for p in sorted(folder.glob("embeddings.*.parquet"))}
         for name, df in embeddings.items():
@@ -270,6 +283,15 @@ class GraphIndex:
                   embedding_dim=meta.pop("embedding_dim", None), stats=stats, meta=meta)
         if idx.embedding_dim is None:
             idx.embedding_dim = idx._stored_dim()
+        if is_legacy or log:
+            version = legacy.guess_version(is_legacy, read, log)
+            idx.meta["converted_from"] = {
+                "version": version, "files": sorted(files.values()), "derived": log,
+                **({"folder": str(folder)} if note else {})}
+            print(f"[lmsnb.graphrag] {folder} looks like a GraphRAG {version} output: mapped "
+                  f"onto today's tables ({len(log)} changes, listed in "
+                  f"idx.meta['converted_from'])" + (f"; {note}" if note else ""),
+                  file=sys.stderr)
         return idx
 
     def to_parquet(self, folder: str | os.PathLike[str]) -> Path:
