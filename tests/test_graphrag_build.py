@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import socket
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from shared_data import DULCE, needs_fixtures
 
 from lmsnb.errors import ConnectionFailed
 from lmsnb.graphrag import GraphIndex, build_index, estimate
@@ -14,9 +14,7 @@ from lmsnb.graphrag.index import TABLE_COLUMNS
 from lmsnb.graphrag.llm import Completion, LocalEmbedder
 from lmsnb.sim.graphrag_stub import respond_messages
 
-FIXTURES = Path(__file__).parents[1].parent / "shared" / "fixtures"
-DULCE = FIXTURES / "dulce" / "dulce.txt"
-pytestmark = pytest.mark.skipif(not DULCE.exists(), reason="shared/fixtures not beside the repo")
+pytestmark = needs_fixtures
 
 
 class StubLLM:
@@ -204,6 +202,7 @@ def test_live_view_grows_while_chunks_are_extracted(dulce_text, tmp_path):
 
 
 # -- bad input and malformed model output: one clear message, nothing lost ------------------
+
 from lmsnb.errors import ConfigError, GraphIndexError, PredictionError  # noqa: E402
 
 FAST = dict(embedding_model=False, cache_dir=None, progress=False)

@@ -7,14 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from shared_data import CAROL
 
 from lmsnb.graphrag import build_index
 from lmsnb.graphrag.fast import CaseProfile, noun_phrases, windows
 from lmsnb.graphrag.tokens import estimate_tokens
 from lmsnb.sim.graphrag_stub import names_in
 
-FIXTURES = Path(__file__).parents[1].parent / "shared" / "fixtures"
-CAROL = FIXTURES / "graphrag-christmas-carol"
 SLICES = [Path(__file__).parents[1] / "notebooks" / "data" / f"christmas_carol_part{i}.txt"
           for i in (1, 2)]
 JUNK = {"HAVE", "SINCE", "LET", "COME", "DON'T", "YOU'RE", "NAY", "WHAT'S", "KEEP", "CHANGE",

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from shared_data import CAROL, needs_fixtures
 
 from lmsnb.errors import GraphIndexError
 from lmsnb.graphrag import GraphIndex
 from lmsnb.graphrag.index import TABLE_COLUMNS
 
-FIXTURES = Path(__file__).parents[1].parent / "shared" / "fixtures"
-CAROL = FIXTURES / "graphrag-christmas-carol"
-pytestmark = pytest.mark.skipif(not CAROL.exists(), reason="shared/fixtures not beside the repo")
+pytestmark = needs_fixtures
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from shared_data import CAROL, needs_fixtures
 
 from lmsnb.errors import GraphIndexError
 from lmsnb.graphrag import GraphIndex
@@ -17,9 +18,7 @@ from lmsnb.graphrag.index import TABLE_COLUMNS
 from lmsnb.graphrag.llm import Completion, LocalEmbedder
 from lmsnb.graphrag.tokens import estimate_tokens
 
-FIXTURES = Path(__file__).parents[1].parent / "shared" / "fixtures"
-CAROL = FIXTURES / "graphrag-christmas-carol"
-pytestmark = pytest.mark.skipif(not CAROL.exists(), reason="shared/fixtures not beside the repo")
+pytestmark = needs_fixtures
 
 
 @pytest.fixture(scope="module")

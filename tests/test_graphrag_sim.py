@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-FIXTURES = Path(__file__).parents[1].parent / "shared" / "fixtures"
-DULCE = FIXTURES / "dulce" / "dulce.txt"
+from shared_data import DULCE
 
 sim_mod = pytest.importorskip("lmsnb.sim")
 client = pytest.importorskip("lmsnb.client")

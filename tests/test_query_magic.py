@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
+from shared_data import CAROL
 
 import lmsnb.client
 from lmsnb.graphrag import GraphIndex
@@ -13,8 +14,6 @@ from lmsnb.graphrag import magic as gmagic
 from lmsnb.graphrag.query import QueryResult
 from lmsnb.sim import Simulator, Timing
 
-FIXTURES = Path(__file__).parents[1].parent / "shared" / "fixtures"
-CAROL = FIXTURES / "graphrag-christmas-carol"
 REPO = Path(__file__).parents[1]
 
 

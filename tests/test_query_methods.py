@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from shared_data import CAROL, FIXTURES
 
 from lmsnb.errors import ConfigError, GraphIndexError
 from lmsnb.events import Done, Fragment, PromptProgress
@@ -19,9 +18,6 @@ from lmsnb.graphrag.query.local import build_local_context
 from lmsnb.graphrag.query.params import QueryConfig
 from lmsnb.graphrag.tokens import estimate_tokens
 from lmsnb.sim.graphrag_stub import respond_messages
-
-FIXTURES = Path(__file__).parents[1].parent / "shared" / "fixtures"
-CAROL = FIXTURES / "graphrag-christmas-carol"
 
 
 class StubChat:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from shared_data import FIXTURES
 
 import lmsnb.client
 from lmsnb.events import Done, Fragment
 from lmsnb.graphrag import GraphIndex
 from lmsnb.sim import Simulator, Timing
 
-FIXTURES = Path(__file__).parents[1].parent / "shared" / "fixtures"
 LLM = "qwen2.5-7b-instruct"
 EMB = "text-embedding-nomic-embed-text-v1.5"
 
