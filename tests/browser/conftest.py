@@ -201,21 +201,33 @@ class LabPage:
     def run_all(self, attempts: int = 3) -> None:
         """Run > Run All Cells through the menu (the same path a person uses).
 
-        A click that lands while the kernel is still connecting can be lost, so this
-        checks that the first code cell got queued (``[*]`` or a number) and retries.
+        A click that lands while the kernel is still connecting can be lost, and so can the
+        cells queued behind the first one when the kernel's websocket reconnects right then
+        (seen on a cold JupyterLab). So this checks that every code cell got queued (``[*]``
+        or a number); if some were dropped, it runs them again from the first one left out
+        (Run > Run Selected Cell and All Below), never re-running a cell that ran.
         """
-        started = ("() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]"
-                   ".some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))")
+        prompts = "[...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]"
+        all_queued = f"() => {prompts}.every(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))"
         for attempt in range(attempts):
             self.dismiss_dialogs()
+            left_out = self.page.evaluate(
+                f"() => {prompts}.findIndex(p => !/\\[(\\*|\\d+)\\]/.test(p.textContent))")
             self.page.click(".lm-MenuBar-itemLabel:text-is('Run')")
-            self.page.click("li.lm-Menu-item[data-command='runmenu:run-all']")
+            if left_out <= 0:
+                self.page.click("li.lm-Menu-item[data-command='runmenu:run-all']")
+            else:
+                self.page.keyboard.press("Escape")
+                self.page.locator(".jp-CodeCell .jp-InputArea-prompt").nth(left_out).click()
+                self.page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+                self.page.click("li.lm-Menu-item[data-command='notebook:run-all-below']")
             try:
-                self.page.wait_for_function(started, timeout=10_000)
+                self.page.wait_for_function(all_queued, timeout=10_000)
                 return
             except Exception:
                 if attempt == attempts - 1:
                     raise
+                self.wait_idle()
 
     def dismiss_dialogs(self) -> list[str]:
         """Accept any open JupyterLab dialog (e.g. a kernel chooser that pops up while the
