@@ -44,19 +44,11 @@ def embed(texts: str | Iterable[str], model: str | None = None, *,
     conn = get_connection()
     name = model or conn.default_model("embedding")
     show = progress if progress is not None else len(items) >= PROGRESS_FROM
-    bar = None
-    if show:
-        from .widgets.progress import ProgressBar
+    from .widgets.progress import LazyProgress
 
-        bar = ProgressBar(f"embedding {len(items)} texts")
-    try:
+    with LazyProgress(f"embedding {len(items)} texts", enabled=show) as bar:
         vectors = conn.embed(name, items, on_progress=bar)
-    except BaseException:
-        if bar is not None:
-            bar.finish("failed", ok=False)
-        raise
-    if bar is not None:
-        bar.finish(f"{vectors.shape[0]} × {vectors.shape[1]}")
+    bar.finish(f"{vectors.shape[0]} × {vectors.shape[1]}")
     if normalize:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         vectors = vectors / np.where(norms == 0, 1, norms)

@@ -78,24 +78,14 @@ def load(key: str, *, identifier: str | None = None, new_instance: bool = False,
         conf["contextLength"] = context_length
     if gpu is not None:
         conf["gpu"] = {"ratio": gpu}
-    bar = None
-    if progress and on_progress is None:
-        from .widgets.progress import ProgressBar
+    from .widgets.progress import LazyProgress
 
-        def on_progress(fraction: float) -> None:  # the bar appears with the first progress
-            nonlocal bar
-            if bar is None:
-                bar = ProgressBar(f"loading {key}")
-            bar(fraction)
-    try:
+    bar = LazyProgress(f"loading {key}", enabled=progress and on_progress is None)
+    with bar:
         info = get_connection().load(key, identifier=identifier, new_instance=new_instance,
-                                     ttl=ttl, config=conf or None, on_progress=on_progress)
-    except BaseException:
-        if bar is not None:
-            bar.finish("failed", ok=False)
-        raise
-    if bar is not None:
-        bar.finish(f"loaded as {info.get('identifier')} (context {info.get('context_length')})")
+                                     ttl=ttl, config=conf or None,
+                                     on_progress=on_progress or bar)
+    bar.finish(f"loaded as {info.get('identifier')} (context {info.get('context_length')})")
     return info
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from .stream import in_kernel
 
-__all__ = ["ProgressBar"]
+__all__ = ["LazyProgress", "ProgressBar"]
 
 
 class ProgressBar:
@@ -72,3 +72,35 @@ class ProgressBar:
             self.text.value = self._text_html(f" — {note}" if note else "")
         elif note:
             print(f"{self.label}: {note}", file=sys.stderr)
+
+
+class LazyProgress:
+    """A progress callback whose bar appears with the first report (so a call that fails before
+    any work shows no bar), and which marks the bar failed if the ``with`` block raises.
+
+    ``with LazyProgress("loading qwen") as progress: work(on_progress=progress)``, then
+    ``progress.finish("loaded")``. With ``enabled=False`` it does nothing.
+    """
+
+    def __init__(self, label: str, *, enabled: bool = True) -> None:
+        self.label = label
+        self.enabled = enabled
+        self.bar: ProgressBar | None = None
+
+    def __call__(self, fraction: float, total: float | None = None) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            self.bar = ProgressBar(self.label)
+        self.bar(fraction, total)
+
+    def finish(self, note: str = "") -> None:
+        if self.bar is not None:
+            self.bar.finish(note)
+
+    def __enter__(self) -> LazyProgress:
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if exc_type is not None and self.bar is not None:
+            self.bar.finish("failed", ok=False)
