@@ -1,0 +1,89 @@
+"""Embeddings: many requests in flight instead of the SDK's one-at-a-time loop.
+
+The SDK's ``embed(list)`` sends one RPC per text and waits for each; here identical texts are
+embedded once and larger batches keep many requests in flight on one ``AsyncClient``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+import lmstudio
+import numpy as np
+
+from ..errors import LmsnbError, PredictionError
+
+
+class EmbedMixin:
+    """``embed`` of a :class:`~lmsnb.client.Connection`."""
+
+    def embed(self, model: str | None, texts: Sequence[str], *,
+              on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """Embed ``texts`` → float32 array (n × dim), keeping many requests in flight.
+
+        The SDK sends one RPC per text and waits for each. Here identical texts are embedded
+        once, and larger batches go through an ``AsyncClient`` on a worker thread with up to
+        ``embed_concurrency`` requests in flight on one websocket. ``on_progress(done, total)``
+        is called on the calling thread.
+        """
+        texts = [str(t) for t in texts]
+        unique = list(dict.fromkeys(texts))
+        if not unique:
+            return np.zeros((0, 0), dtype=np.float32)
+        name = model or self.default_model("embedding")
+        if len(unique) <= 4:
+            handle = self._call(lambda c: self._handle("embedding", name, c), model=name,
+                                kind="embedding")
+            vectors = self._call(lambda c: [handle.embed(t) for t in unique], model=name,
+                                 kind="embedding")
+        else:
+            vectors = self._embed_concurrently(name, unique, on_progress)
+        if on_progress:
+            on_progress(len(unique), len(unique))
+        dims = {len(v) for v in vectors}
+        if len(dims) != 1 or 0 in dims:
+            raise PredictionError(f"{name!r} returned embeddings of sizes {sorted(dims)}",
+                                  hint="is it an embedding model? see %lms_models")
+        index = {t: i for i, t in enumerate(unique)}
+        matrix = np.asarray(vectors, dtype=np.float32)
+        return matrix[[index[t] for t in texts]]
+
+    def _embed_concurrently(self, model: str, texts: list[str],
+                            on_progress: Callable[[int, int], None] | None) -> list[Any]:
+        results: list[Any] = [None] * len(texts)
+        progress = [0]
+
+        async def run() -> None:
+            async with lmstudio.AsyncClient(self.host) as client:
+                handle = await client.embedding.model(model, ttl=None)
+                gate = asyncio.Semaphore(self.embed_concurrency)
+
+                async def one(i: int, text: str) -> None:
+                    async with gate:
+                        results[i] = await handle.embed(text)
+                    progress[0] += 1
+
+                await asyncio.gather(*(one(i, t) for i, t in enumerate(texts)))
+
+        def attempt() -> None:
+            with ThreadPoolExecutor(1, thread_name_prefix="lmsnb-embed") as pool:
+                future = pool.submit(asyncio.run, run())
+                while True:
+                    try:
+                        future.result(timeout=0.1)
+                        return
+                    except FutureTimeout:
+                        if on_progress:
+                            on_progress(progress[0], len(texts))
+
+        try:
+            attempt()
+        except LmsnbError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise self._translate(exc, model, "embedding") from None
+        return results
