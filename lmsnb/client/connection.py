@@ -13,17 +13,20 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import lmstudio
 
-from ..errors import ConnectionFailed, LmsnbError, ModelNotFound, Reconnected
+from ..errors import ConfigError, ConnectionFailed, LmsnbError, ModelNotFound, Reconnected
+from ..events import Done
 from .embeddings import EmbedMixin
 from .errors import NOT_FOUND_HINT, is_disconnect, translate
-from .hosts import START_HINT, is_reachable, resolve_host
+from .hosts import HOST_ENV, START_HINT, is_reachable, resolve_host, split_hosts
 from .models import ModelsMixin, _session
+from .pool import HostPool
 from .predictions import PredictMixin
+from .runner import Runner
 
 T = TypeVar("T")
 
@@ -49,6 +52,8 @@ class Connection(ModelsMixin, PredictMixin, EmbedMixin):
         self._client: lmstudio.Client | None = None
         self._handles: dict[tuple[str, str], Any] = {}
         self._lock = threading.RLock()
+        self._runner: Runner | None = None
+        self._pool: HostPool | None = None
 
     def __repr__(self) -> str:
         return f"Connection({self.host!r})"
@@ -81,6 +86,28 @@ class Connection(ModelsMixin, PredictMixin, EmbedMixin):
     def close(self) -> None:
         """Close the websockets (a later call reconnects)."""
         self._drop_client()
+        if self._runner is not None:
+            self._runner.close()
+
+    @property
+    def runner(self) -> Runner:
+        """This host's async side: scheduled predictions and embeddings (``runner.Runner``)."""
+        with self._lock:
+            if self._runner is None:
+                self._runner = Runner(self.host)
+            return self._runner
+
+    @property
+    def pool(self) -> HostPool:
+        """This host as a pool of one: slots, learned concurrency, stats (``pool.HostPool``)."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = HostPool([self])
+            return self._pool
+
+    def complete(self, model: str, history: Any, **kwargs: Any) -> Done:
+        """A scheduled prediction (GraphRAG's calls): see :meth:`HostPool.complete`."""
+        return self.pool.complete(model, history, **kwargs)
 
     def _call(self, fn: Callable[[lmstudio.Client], T], *, model: str | None = None,
               kind: str | None = None, retry: bool = True) -> T:
@@ -134,42 +161,84 @@ class Connection(ModelsMixin, PredictMixin, EmbedMixin):
 # ---------------------------------------------------------------------------------------------
 # The process-wide connection
 
-_connection: Connection | None = None
+_connection: Connection | HostPool | None = None
 _connection_lock = threading.Lock()
 
 
-def get_connection() -> Connection:
-    """The kernel's connection (created on first use from ``$LMSNB_HOST`` or discovery)."""
+def get_connection() -> Connection | HostPool:
+    """The kernel's connection (created on first use from ``$LMSNB_HOST`` or discovery).
+
+    ``$LMSNB_HOST`` may name several hosts (``"gpu1:1234,gpu2:1234"``): then it is a pool.
+    """
     global _connection
     with _connection_lock:
         if _connection is None:
-            _connection = Connection()
+            hosts = split_hosts(os.environ.get(HOST_ENV, ""))
+            _connection = (HostPool([Connection(h) for h in hosts]) if len(hosts) > 1
+                           else Connection())
         return _connection
 
 
-def connect(host: str | None = None, *, check: bool = True, simulate: bool = False
-            ) -> Connection:
+def connect(host: str | Sequence[str] | None = None, *, hosts: Sequence[str] | None = None,
+            check: bool = True, simulate: bool = False) -> Connection | HostPool:
     """Point lmsnb at ``host`` (``"box:1234"``, ``"http://box:1234"``, …); returns the connection.
 
-    With ``check`` the server must answer now, so a typo fails here rather than at first use.
+    Several hosts — a list, ``hosts=[...]``, or one string with commas or spaces
+    (``"gpu1:1234, gpu2:1234"``, as ``%lms_host`` takes them) — make a :class:`HostPool`:
+    GraphRAG builds and queries spread their calls over all of them.
+
+    With ``check`` every server must answer now, so a typo fails here rather than at first use.
     With ``simulate``, when nothing answers, lmsnb starts its LM Studio simulator (``lmsnb.sim``)
     in this process instead and says so — tutorials and CI run anywhere that way. The
     simulator is ``conn.simulator`` (None when a real server answered).
     """
     global _connection
-    conn = Connection(host)
-    if not is_reachable(conn.host):
+    names = _host_list(host, hosts)
+    if len(names) > 1:
         if simulate:
-            conn = _simulated(conn.host)
-        elif check:
-            raise ConnectionFailed(f"LM Studio is not reachable at {conn.host}", hint=START_HINT)
-    elif os.environ.get("LMSNB_SIMULATOR"):  # e.g. Binder, where binder/start runs the simulator
-        conn.label = f"the lmsnb simulator at {conn.host} (started for this environment)"
+            raise ConfigError("simulate=True starts one simulator; it cannot stand in for "
+                              f"{len(names)} hosts", hint="connect to one host, or start a "
+                              "simulator per host: python -m lmsnb.sim --port N")
+        conns = [Connection(h) for h in names]
+        dead = [c.host for c in conns if check and not is_reachable(c.host)]
+        if dead:
+            raise ConnectionFailed(f"LM Studio is not reachable at {', '.join(dead)}",
+                                   hint=START_HINT)
+        new: Connection | HostPool = HostPool(conns)
+    else:
+        conn = Connection(names[0] if names else None)
+        if not is_reachable(conn.host):
+            if simulate:
+                conn = _simulated(conn.host)
+            elif check:
+                raise ConnectionFailed(f"LM Studio is not reachable at {conn.host}",
+                                       hint=START_HINT)
+        elif os.environ.get("LMSNB_SIMULATOR"):  # e.g. Binder, where binder/start runs it
+            conn.label = f"the lmsnb simulator at {conn.host} (started for this environment)"
+        new = conn
     with _connection_lock:
-        old, _connection = _connection, conn
-    if old is not None and old is not conn:
+        old, _connection = _connection, new
+    if old is not None and old is not new:
         old.close()
-    return conn
+    return new
+
+
+def _host_list(host: str | Sequence[str] | None, hosts: Sequence[str] | None) -> list[str]:
+    if host is not None and hosts is not None:
+        raise ConfigError("Pass host or hosts=, not both",
+                          hint="e.g. lmsnb.connect(['gpu1:1234', 'gpu2:1234'])")
+    given = hosts if hosts is not None else host
+    if given is None:
+        return []
+    if isinstance(given, str):
+        return split_hosts(given)
+    if not isinstance(given, Sequence) or not all(isinstance(h, str) for h in given):
+        raise ConfigError(f"hosts must be host strings, not {given!r}",
+                          hint="e.g. lmsnb.connect(['gpu1:1234', 'gpu2:1234'])")
+    names = [n for h in given for n in split_hosts(h)]
+    if not names:
+        raise ConfigError("No host was given", hint="e.g. lmsnb.connect(['gpu1:1234'])")
+    return names
 
 
 def _simulated(unreachable: str) -> Connection:

@@ -1,21 +1,18 @@
 """Embeddings: many requests in flight instead of the SDK's one-at-a-time loop.
 
 The SDK's ``embed(list)`` sends one RPC per text and waits for each; here identical texts are
-embedded once and larger batches keep many requests in flight on one ``AsyncClient``.
+embedded once and larger batches keep many requests in flight on the host's async client.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-import lmstudio
 import numpy as np
 
-from ..errors import LmsnbError, PredictionError
+from ..errors import ConnectionFailed, LmsnbError, PredictionError
 
 
 class EmbedMixin:
@@ -26,8 +23,8 @@ class EmbedMixin:
         """Embed ``texts`` → float32 array (n × dim), keeping many requests in flight.
 
         The SDK sends one RPC per text and waits for each. Here identical texts are embedded
-        once, and larger batches go through an ``AsyncClient`` on a worker thread with up to
-        ``embed_concurrency`` requests in flight on one websocket. ``on_progress(done, total)``
+        once, and larger batches go through the host's async client (``runner.Runner``) with up
+        to ``embed_concurrency`` requests in flight on one websocket. ``on_progress(done, total)``
         is called on the calling thread.
         """
         texts = [str(t) for t in texts]
@@ -53,37 +50,22 @@ class EmbedMixin:
         return matrix[[index[t] for t in texts]]
 
     def _embed_concurrently(self, model: str, texts: list[str],
-                            on_progress: Callable[[int, int], None] | None) -> list[Any]:
-        results: list[Any] = [None] * len(texts)
+                            on_progress: Callable[[int, int], None] | None,
+                            retry: bool = True) -> list[Any]:
         progress = [0]
-
-        async def run() -> None:
-            async with lmstudio.AsyncClient(self.host) as client:
-                handle = await client.embedding.model(model, ttl=None)
-                gate = asyncio.Semaphore(self.embed_concurrency)
-
-                async def one(i: int, text: str) -> None:
-                    async with gate:
-                        results[i] = await handle.embed(text)
-                    progress[0] += 1
-
-                await asyncio.gather(*(one(i, t) for i, t in enumerate(texts)))
-
-        def attempt() -> None:
-            with ThreadPoolExecutor(1, thread_name_prefix="lmsnb-embed") as pool:
-                future = pool.submit(asyncio.run, run())
-                while True:
-                    try:
-                        future.result(timeout=0.1)
-                        return
-                    except FutureTimeout:
-                        if on_progress:
-                            on_progress(progress[0], len(texts))
-
-        try:
-            attempt()
-        except LmsnbError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            raise self._translate(exc, model, "embedding") from None
-        return results
+        runner = self.runner
+        future = runner.submit(runner.embed(model, texts, self.embed_concurrency, progress))
+        while True:
+            try:
+                return future.result(timeout=0.1)
+            except FutureTimeout:
+                if on_progress:
+                    on_progress(progress[0], len(texts))
+            except ConnectionFailed:
+                if not retry:  # the websocket died (a server restart): reconnect once
+                    raise
+                return self._embed_concurrently(model, texts, on_progress, retry=False)
+            except LmsnbError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                raise self._translate(exc, model, "embedding") from None

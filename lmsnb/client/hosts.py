@@ -72,3 +72,17 @@ def resolve_host(host: str | None = None) -> str:
     except (httpx.HTTPError, ValueError, OSError):
         found = None
     return found or DEFAULT_HOST
+
+
+def split_hosts(text: str) -> list[str]:
+    """``"gpu1:1234, gpu2:1234"`` → normalised hosts, duplicates dropped.
+
+    Commas separate hosts; so do spaces when every part has a port or scheme
+    (``"gpu1:1234 gpu2:1234"``), so that ``"my box"`` stays one (bad) host, not two.
+    """
+    parts = [p.strip() for p in (text or "").split(",") if p.strip()]
+    out: list[str] = []
+    for part in parts:
+        words = part.split()
+        out.extend(words if len(words) > 1 and all(":" in w for w in words) else [part])
+    return list(dict.fromkeys(normalize_host(p) for p in out))
