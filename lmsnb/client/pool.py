@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -125,6 +125,7 @@ class HostPool:
         self._hosts = [Host(c) for c in connections]
         self._cond = threading.Condition()
         self._waiting = 0
+        self._wanting: dict[str, Counter[int]] = {}
         self._reviving = False
         self.simulator: Any = None
         self.label = (f"LM Studio at {self._hosts[0].name}" if len(self._hosts) == 1 else
@@ -197,15 +198,23 @@ class HostPool:
 
     # -- scheduled predictions ---------------------------------------------------------------
 
-    def _acquire(self, model: str, concurrency: int | None, abort: threading.Event
-                 ) -> tuple[Host, Call]:
-        """Wait for a free slot for ``model`` on any host; register the call there."""
+    def _acquire(self, model: str, concurrency: int | None, abort: threading.Event,
+                 priority: int = 0) -> tuple[Host, Call]:
+        """Wait for a free slot for ``model`` on any host; register the call there.
+
+        Among waiting calls for one model, those with the highest ``priority`` go first.
+        """
         with self._cond:
             self._waiting += 1
+            wanting = self._wanting.setdefault(model, Counter())
+            wanting[priority] += 1
             try:
                 while True:
                     if abort.is_set():
                         raise Cancelled("The call was cancelled before it started")
+                    if priority < max(p for p, n in wanting.items() if n):
+                        self._cond.wait(TICK)
+                        continue
                     now = time.monotonic()
                     best: tuple[int, Host] | None = None
                     serving = [h for h in self._hosts if model not in h.missing]
@@ -237,6 +246,8 @@ class HostPool:
                     self._cond.wait(TICK)
             finally:
                 self._waiting -= 1
+                wanting[priority] -= 1
+                self._cond.notify_all()
 
     def _started(self, host: Host, call: Call) -> None:
         with self._cond:
@@ -253,12 +264,14 @@ class HostPool:
 
     def complete(self, model: str, history: Sequence[Mapping[str, Any]] | str, *,
                  config: Mapping[str, Any] | None = None, response_format: Any = None,
-                 concurrency: int | None = None, abort: threading.Event | None = None) -> Done:
+                 concurrency: int | None = None, abort: threading.Event | None = None,
+                 priority: int = 0) -> Done:
         """One prediction, run to its end on whichever host has a free slot first.
 
         Returns the final ``Done``; ``done.stats.host`` says where it ran and
         ``done.stats.attempts`` how many times it was sent (a host died, or it stalled).
-        ``abort`` (an Event shared by a whole build) cancels it on the server when set.
+        ``abort`` (an Event shared by a whole build) cancels it on the server when set;
+        ``priority``: among calls waiting for a slot, higher goes first.
         """
         from .. import config as cfg
 
@@ -266,7 +279,7 @@ class HostPool:
         abort = abort or threading.Event()
         attempts = 0
         while True:
-            host, call = self._acquire(model, concurrency, abort)
+            host, call = self._acquire(model, concurrency, abort, priority)
             attempts += 1
             runner = host.conn.runner
             future = runner.submit(runner.predict(call, history, pred_cfg, response_format,

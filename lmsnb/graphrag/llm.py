@@ -90,6 +90,8 @@ class LMStudioChat:
     def complete(self, messages: list[dict[str, str]], *, json_schema: dict | None = None,
                  max_tokens: int | None = None, temperature: float | None = None) -> Completion:
         """One call, scheduled by ``lmsnb.client`` (free slots, hosts, cancel on give-up)."""
+        from .scheduler import current_priority
+
         config: dict[str, Any] = {}
         if max_tokens is not None:
             config["maxTokens"] = int(max_tokens)
@@ -97,7 +99,7 @@ class LMStudioChat:
             config["temperature"] = float(temperature)
         done = _conn().complete(self.key, messages, config=config or None,
                                 response_format=json_schema, concurrency=self.concurrency,
-                                abort=self.abort)
+                                abort=self.abort, priority=current_priority())
         text = done.text or ""
         stats = done.stats
         prompt = stats.prompt_tokens or sum(estimate_tokens(m["content"]) for m in messages)
