@@ -14,6 +14,7 @@ from __future__ import annotations
 from .connection import Connection, connect, get_connection
 from .errors import get_timeout, set_timeout, translate
 from .hosts import DEFAULT_HOST, HOST_ENV, START_HINT, is_reachable, normalize_host, resolve_host
+from .pool import HostPool
 from .predictions import Prediction, on_prediction
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "HOST_ENV",
     "START_HINT",
     "Connection",
+    "HostPool",
     "Prediction",
     "connect",
     "get_connection",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import weakref
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -76,6 +77,42 @@ class Call:
         return self.started_at is not None
 
 
+class _Clients:
+    """The clients one loop owns (strong references: asyncio keeps only weak ones to tasks)."""
+
+    def __init__(self) -> None:
+        self.owners: set[asyncio.Future[None]] = set()
+        self.closing: set[asyncio.Event] = set()
+
+
+def _stop(loop: asyncio.AbstractEventLoop, clients: _Clients) -> None:
+    """Close every client of ``loop`` (leaving their context in their own task), then stop it."""
+
+    async def shutdown() -> None:
+        for event in list(clients.closing):
+            event.set()
+        if clients.owners:
+            await asyncio.wait(set(clients.owners), timeout=5)
+
+    def start() -> None:
+        asyncio.ensure_future(shutdown()).add_done_callback(lambda _: loop.stop())
+
+    if not loop.is_closed():
+        loop.call_soon_threadsafe(start)
+
+
+async def _own(host: str, ready: asyncio.Future[Any], closing: asyncio.Event) -> None:
+    """Open a client for ``host`` and keep it until ``closing``: the SDK's async client is a
+    context manager that must be left by the task that entered it."""
+    try:
+        async with lmstudio.AsyncClient(host) as client:
+            ready.set_result(client)
+            await closing.wait()
+    except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the client
+        if not ready.done():
+            ready.set_exception(exc)
+
+
 class Runner:
     """One host's async client, recreated after a dropped websocket, and the calls run on it."""
 
@@ -83,6 +120,8 @@ class Runner:
         self.host = host
         self.heard_at = 0.0  # the last message from this host, on any call
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._clients = _Clients()
+        self._stopper: weakref.finalize | None = None
         self._lock = threading.Lock()
         self._ready: asyncio.Future[lmstudio.AsyncClient] | None = None
         self._closing: asyncio.Event | None = None
@@ -91,31 +130,26 @@ class Runner:
     # -- the loop ----------------------------------------------------------------------------
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
-        """Run ``coro`` on this host's loop (started on first use)."""
+        """Run ``coro`` on this host's loop (started on first use; stopped with the runner)."""
         with self._lock:
-            if self._loop is None or self._loop.is_closed():
+            if self._loop is None:
                 self._loop = asyncio.new_event_loop()
+                self._clients = _Clients()
+                self._ready = self._closing = None
+                self._handles.clear()
                 threading.Thread(target=self._loop.run_forever, daemon=True,
                                  name=f"lmsnb-host-{self.host}").start()
+                self._stopper = weakref.finalize(self, _stop, self._loop, self._clients)
             loop = self._loop
         return asyncio.run_coroutine_threadsafe(coro, loop)
 
     def close(self) -> None:
         """Close the client and stop the loop (a later call starts both again)."""
         with self._lock:
-            loop, self._loop = self._loop, None
-        if loop is None:
-            return
-
-        async def shutdown() -> None:
-            await self.reset()
-            await asyncio.sleep(0)
-
-        try:
-            asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout=5)
-        except Exception:  # noqa: BLE001, S110 - closing a dead client may fail; it is gone anyway
-            pass
-        loop.call_soon_threadsafe(loop.stop)
+            self._loop = None
+            stopper, self._stopper = self._stopper, None
+        if stopper is not None:
+            stopper()
 
     # -- the client --------------------------------------------------------------------------
 
@@ -123,8 +157,17 @@ class Runner:
         """The host's client, connecting on first need (raises ``HostDown`` if unreachable)."""
         if self._ready is None:
             self._ready = asyncio.get_running_loop().create_future()
-            self._closing = asyncio.Event()
-            asyncio.ensure_future(self._own(self._ready, self._closing))
+            self._closing = closing = asyncio.Event()
+            owner = asyncio.ensure_future(_own(self.host, self._ready, closing))
+            clients = self._clients  # not self: a runner nobody holds must be collectable
+            clients.owners.add(owner)
+            clients.closing.add(closing)
+
+            def forget(_: Any, owner: Any = owner, closing: asyncio.Event = closing) -> None:
+                clients.owners.discard(owner)
+                clients.closing.discard(closing)
+
+            owner.add_done_callback(forget)
         ready = self._ready
         try:
             return await asyncio.shield(ready)
@@ -132,17 +175,6 @@ class Runner:
             if self._ready is ready:
                 self._ready = None
             raise self.down("is not reachable") from exc
-
-    async def _own(self, ready: asyncio.Future[Any], closing: asyncio.Event) -> None:
-        # The SDK's async client is a context manager that must be left by the task that
-        # entered it: one task owns it for its whole life.
-        try:
-            async with lmstudio.AsyncClient(self.host) as client:
-                ready.set_result(client)
-                await closing.wait()
-        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the client
-            if not ready.done():
-                ready.set_exception(exc)
 
     async def reset(self) -> None:
         """Forget the client (its websockets died); the next call connects again."""
