@@ -1,0 +1,120 @@
+"""The build's scheduling: stages overlap where the pipeline allows, errors stop the rest.
+
+The in-process model answers with the simulator's GraphRAG replies; gates make one call wait
+until another stage has started, so a stage-by-stage pipeline would be caught (the gate would
+time out) without any assertion about time.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from lmsnb.errors import ConfigError, PredictionError
+from lmsnb.graphrag import build_index
+from lmsnb.graphrag.llm import Completion, LocalEmbedder
+from lmsnb.graphrag.tokens import estimate_tokens
+from lmsnb.sim.graphrag_stub import respond_messages
+from tests.shared_data import FIXTURES
+
+DULCE = (FIXTURES / "dulce" / "dulce.txt").read_text(encoding="utf-8")
+
+
+def kind_of(messages: list[dict], json_schema: dict | None) -> str:
+    last = messages[-1]["content"]
+    if json_schema is not None:
+        return "report"
+    if "Descriptions:" in last and "Summary:" in last:
+        return "summary"
+    if "Possibly missed:" in last:
+        return "gleaning"
+    return "extraction"
+
+
+class StubModel:
+    """The simulator's GraphRAG replies in process; ``hold(kind, until)`` makes the first call
+    of ``kind`` wait for the ``until`` event (at most 20 s, then it records a timeout)."""
+
+    key = "stub"
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.events = {k: threading.Event() for k in ("extraction", "gleaning", "summary",
+                                                        "report")}
+        self.holds: dict[str, threading.Event] = {}
+        self.timed_out: list[str] = []
+        self.lock = threading.Lock()
+
+    def hold(self, kind: str, until: threading.Event) -> None:
+        self.holds[kind] = until
+
+    def complete(self, messages, *, json_schema=None, max_tokens=None, temperature=None):
+        kind = kind_of(messages, json_schema)
+        with self.lock:
+            self.started.append(kind)
+            gate = self.holds.pop(kind, None)
+        self.events[kind].set()
+        if gate is not None and not gate.wait(20):
+            self.timed_out.append(kind)
+        return Completion(respond_messages(messages, json_schema))
+
+    def count_tokens(self, text):
+        return estimate_tokens(text)
+
+
+class WatchedEmbedder(LocalEmbedder):
+    def __init__(self) -> None:
+        super().__init__(64)
+        self.batches: list[list[str]] = []
+        self.called = threading.Event()
+
+    def embed(self, texts):
+        self.batches.append(list(texts))
+        self.called.set()
+        return super().embed(texts)
+
+
+def test_reports_start_while_summaries_still_run(tmp_path):
+    model = StubModel()
+    model.hold("summary", until=model.events["report"])  # one summary waits for a report
+    idx = build_index(DULCE, llm=model, embedding_model=False, cache_dir=tmp_path,
+                      progress=False, summary_threshold_tokens=0)
+    assert model.timed_out == []  # a report started while that summary was still running
+    assert "summary" in model.started and len(idx.community_reports) == len(idx.communities)
+
+
+def test_text_units_are_embedded_while_the_graph_is_extracted(tmp_path):
+    model = StubModel()
+    emb = WatchedEmbedder()
+    model.hold("extraction", until=emb.called)  # an extraction waits for an embedding
+    idx = build_index(DULCE, llm=model, embedding_model=emb, cache_dir=tmp_path,
+                      progress=False)
+    assert model.timed_out == []
+    assert set(emb.batches[0]) <= set(idx.text_units["text"])
+    assert set(idx.embeddings) == {"entity_description", "text_unit_text",
+                                   "community_full_content"}
+    assert all(len(df) for df in idx.embeddings.values())
+
+
+def test_a_failing_call_stops_the_build_without_running_the_rest(tmp_path):
+    class Failing(StubModel):
+        def complete(self, messages, **kw):
+            if len(self.started) >= 3:
+                self.started.append("failed")
+                raise RuntimeError("the model crashed")
+            return super().complete(messages, **kw)
+
+    model = Failing()
+    text = DULCE * 6  # ~30 chunks
+    with pytest.raises(PredictionError, match="the model crashed"):
+        build_index(text, llm=model, embedding_model=False, cache_dir=tmp_path,
+                    progress=False, concurrency=2)
+    assert len(model.started) < 10  # the queued chunks were dropped, not run one by one
+
+
+def test_concurrency_is_auto_or_a_positive_number(tmp_path):
+    for bad in (0, -1, "fast", 2.5, True):
+        with pytest.raises(ConfigError, match="concurrency must be 'auto' or a positive number"):
+            build_index(DULCE, llm=StubModel(), cache_dir=tmp_path, progress=False,
+                        concurrency=bad)
