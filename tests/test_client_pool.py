@@ -127,6 +127,44 @@ def test_a_host_that_dies_midway_hands_its_calls_to_the_others(two_sims):
     sent = sum(d.stats.attempts for d in done)
     assert predict_requests(a) + predict_requests(b) == sent == stats["calls"].sum()
     assert stats.loc[a.host, "completed"] + stats.loc[b.host, "completed"] == 6
+    # nothing generated twice: each call finished on exactly one server; b's unfinished ones
+    # stopped with it
+    finished = [s.counters.predictions(LLM).finished for s in (a, b)]
+    assert sum(finished) == 6 and finished[1] == stats.loc[b.host, "completed"]
+
+
+@pytest.mark.parametrize("slots", [1, 3])
+def test_auto_concurrency_learns_how_many_calls_a_host_runs(slots):
+    with Simulator(port=0, timing=Timing(tokens_per_second=100),
+                   max_concurrent_predictions=slots) as sim:
+        sim.set_behaviour("lorem")
+        conn = Connection(sim.host)
+        done = run_calls(conn, 12, max_tokens=30)
+        counts = sim.counters.predictions(LLM)
+    assert all(d.stats.predicted_tokens == 30 for d in done)
+    assert counts.finished == 12 and counts.max_running == slots
+    assert counts.max_waiting <= 1  # only the check for one more ever waits in LM Studio's queue
+    assert conn.pool.capacity(LLM) == {sim.host: slots}
+
+
+def test_an_explicit_concurrency_wins_and_queued_calls_are_not_errors(sync_timeout):
+    """Six in flight on a server that runs four: two wait in its queue past the silence limit,
+    and that is fine — no timeout, no retry, six predictions on the server."""
+    with Simulator(port=0, timing=Timing(tokens_per_second=20),
+                   max_concurrent_predictions=4) as sim:
+        sim.set_behaviour("lorem")
+        lmsnb.set_timeout(1)
+        conn = Connection(sim.host)
+        done = run_calls(conn, 6, max_tokens=40, concurrency=6)  # 2 s each
+        counts = sim.counters.predictions(LLM)
+        assert sim.counters["llm.predict"].requests == 6
+    assert counts.max_running == 4 and counts.max_waiting == 2 and counts.finished == 6
+    assert all(d.stats.attempts == 1 for d in done)
+    assert max(d.stats.queued_seconds for d in done) > 1  # longer than the silence limit
+    with Simulator(port=0, max_concurrent_predictions=4) as sim:
+        conn = Connection(sim.host)
+        run_calls(conn, 8, max_tokens=5, concurrency=2)
+        assert sim.counters.predictions(LLM).max_running <= 2
 
 
 def test_a_host_that_comes_back_is_used_again(two_sims, monkeypatch):

@@ -11,14 +11,17 @@ import threading
 
 import pytest
 
+import lmsnb
 from lmsnb.errors import ConfigError, PredictionError
 from lmsnb.graphrag import build_index
 from lmsnb.graphrag.llm import Completion, LocalEmbedder
 from lmsnb.graphrag.tokens import estimate_tokens
+from lmsnb.sim import Simulator, Timing
 from lmsnb.sim.graphrag_stub import respond_messages
 from tests.shared_data import FIXTURES
 
 DULCE = (FIXTURES / "dulce" / "dulce.txt").read_text(encoding="utf-8")
+LLM = "qwen2.5-7b-instruct"
 
 
 def kind_of(messages: list[dict], json_schema: dict | None) -> str:
@@ -118,3 +121,46 @@ def test_concurrency_is_auto_or_a_positive_number(tmp_path):
         with pytest.raises(ConfigError, match="concurrency must be 'auto' or a positive number"):
             build_index(DULCE, llm=StubModel(), cache_dir=tmp_path, progress=False,
                         concurrency=bad)
+
+
+# -- against a simulated LM Studio -------------------------------------------------------------
+
+LAPTOP = Timing(prompt_tokens_per_second=1000, tokens_per_second=40, first_token_latency=0.2)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_one_slot_server_at_laptop_speed_does_exactly_the_calls_lmsnb_reports(tmp_path,
+                                                                              sync_timeout):
+    """#11: four calls in flight on a server that runs one: three wait in LM Studio's queue far
+    longer than the silence limit. Waiting is not an error: nothing times out, nothing is sent
+    twice, and the server's count of predictions is the build's count of calls."""
+    with Simulator(behaviour="graphrag", timing=LAPTOP, max_concurrent_predictions=1) as sim:
+        lmsnb.connect(sim.host)
+        lmsnb.set_timeout(5)  # a queued extraction waits ~30 s at this speed
+        idx = build_index(DULCE[:6000], llm=LLM, embedding_model=False, concurrency=4,
+                          cache_dir=tmp_path, progress=False)
+        counts = sim.counters.predictions(LLM)
+        requests = sim.counters["llm.predict"].requests
+    total = idx.stats.set_index("stage").loc["total"]
+    assert counts.max_waiting >= 1 and counts.max_running == 1  # calls did queue
+    assert total["retries"] == 0
+    assert requests == counts.finished == total["calls"] - total["cached_calls"]
+    assert counts.cancelled == 0
+
+
+def test_auto_concurrency_fills_every_slot_and_no_more(tmp_path):
+    """Default settings on a server with three slots: three calls run at once (at most one more
+    waits, while lmsnb checks whether a fourth would start), and the build's calls are the
+    server's predictions."""
+    timing = Timing(prompt_tokens_per_second=20000, tokens_per_second=800)
+    with Simulator(behaviour="graphrag", timing=timing, max_concurrent_predictions=3) as sim:
+        lmsnb.connect(sim.host)
+        idx = build_index(DULCE, llm=LLM, embedding_model=False, cache_dir=tmp_path,
+                          progress=False)
+        counts = sim.counters.predictions(LLM)
+        learned = lmsnb.get_connection().pool.capacity(LLM)
+    total = idx.stats.set_index("stage").loc["total"]
+    assert counts.max_running == 3 and counts.max_waiting <= 1
+    assert learned == {sim.host: 3}
+    assert counts.finished == total["calls"] - total["cached_calls"]
