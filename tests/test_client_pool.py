@@ -125,7 +125,8 @@ def test_a_host_that_dies_midway_hands_its_calls_to_the_others(two_sims):
     stats = pool.stats().set_index("host")
     assert stats.loc[b.host, "failed_over"] >= 1 and bool(stats.loc[b.host, "down"])
     sent = sum(d.stats.attempts for d in done)
-    assert predict_requests(a) + predict_requests(b) == sent == stats["calls"].sum()
+    assert sent == stats["calls"].sum() and predict_requests(a) == stats.loc[a.host, "calls"]
+    assert predict_requests(b) <= stats.loc[b.host, "calls"]  # one sent as it died may be lost
     assert stats.loc[a.host, "completed"] + stats.loc[b.host, "completed"] == 6
     # nothing generated twice: each call finished on exactly one server; b's unfinished ones
     # stopped with it

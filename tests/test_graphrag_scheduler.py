@@ -164,3 +164,46 @@ def test_auto_concurrency_fills_every_slot_and_no_more(tmp_path):
     assert counts.max_running == 3 and counts.max_waiting <= 1
     assert learned == {sim.host: 3}
     assert counts.finished == total["calls"] - total["cached_calls"]
+
+
+@pytest.mark.timeout(600)
+def test_a_build_on_three_hosts_survives_one_dying_midway(tmp_path):
+    """Three one-slot servers; one stops mid-build. The build completes; every server's
+    predictions are accounted for by lmsnb, and no call finished on two servers."""
+    timing = Timing(prompt_tokens_per_second=20000, tokens_per_second=400)
+    sims = [Simulator(behaviour="graphrag", timing=timing, max_concurrent_predictions=1).start()
+            for _ in range(3)]
+    try:
+        pool = lmsnb.connect([s.host for s in sims])
+        victim = sims[1]
+
+        def stop_when_busy() -> None:
+            while victim.counters.predictions(LLM).finished < 2:
+                threading.Event().wait(0.05)
+            victim.stop()
+
+        killer = threading.Thread(target=stop_when_busy, daemon=True)
+        killer.start()
+        idx = build_index(DULCE, llm=LLM, embedding_model=False, cache_dir=tmp_path,
+                          progress=False)
+        killer.join(30)
+        counts = {s.host: s.counters.predictions(LLM) for s in sims}
+        requests = {s.host: s.counters["llm.predict"].requests for s in sims}
+    finally:
+        for s in sims:
+            s.stop()
+    total = idx.stats.set_index("stage").loc["total"]
+    hosts = {h["host"]: h for h in idx.meta["hosts"]}
+    stats = pool.stats().set_index("host")
+    assert bool(stats.loc[victim.host, "down"]) and stats.loc[victim.host, "failed_over"] >= 1
+    assert sum(h["calls"] for h in hosts.values()) == total["calls"] - total["cached_calls"]
+    answered = total["calls"] - total["cached_calls"] - total["retries"]
+    assert sum(c.finished for c in counts.values()) == answered  # none lost, none twice
+    for s in sims:  # each server's work is what lmsnb says it sent there and got back
+        assert counts[s.host].finished == hosts[s.host]["calls"] - hosts[s.host]["lost"] > 0
+        if s is not victim:
+            assert requests[s.host] == hosts[s.host]["calls"]
+    # a request sent as the victim went down may never have reached it
+    assert requests[victim.host] <= hosts[victim.host]["calls"]
+    assert hosts[victim.host]["lost"] >= 1
+    assert len(idx.community_reports) == len(idx.communities)

@@ -266,7 +266,6 @@ class HostPool:
                         call = Call(model, host.name, cancel_requested=abort,
                                     on_start=lambda c, h=host: self._started(h, c))
                         host.cap(model).calls.add(call)
-                        host.stats.calls += 1
                         return host, call
                     downs = [h.down_since for h in serving if h.down_since is not None]
                     if len(downs) == len(serving) and now - max(downs) > DOWN_WAIT:
@@ -286,6 +285,8 @@ class HostPool:
 
     def _release(self, host: Host, call: Call) -> None:
         with self._cond:
+            if call.sent_at:
+                host.stats.calls += 1
             cap = host.capacity.get(call.model)
             if cap is not None:
                 cap.calls.discard(call)
@@ -309,22 +310,26 @@ class HostPool:
         pred_cfg = cfg.normalize_prediction_config(config)
         abort = abort or threading.Event()
         attempts = 0
+        lost_on: list[str] = []
         while True:
             host, call = self._acquire(model, concurrency, abort, priority)
-            attempts += 1
             runner = host.conn.runner
             future = runner.submit(runner.predict(call, history, pred_cfg, response_format,
                                                   get_timeout()))
             try:
                 done = _wait(future, call)
             except Stalled:
-                host.stats.timeouts += 1
+                with self._cond:
+                    host.stats.timeouts += 1
                 raise
             except Exception as exc:  # noqa: BLE001 - translated, then failover or raise
                 err = exc if isinstance(exc, LmsnbError) else host.conn._translate(exc, model,
                                                                                   "llm")
                 if isinstance(err, ConnectionFailed) and len(self._hosts) > 1:
-                    host.stats.failed_over += 1
+                    if call.sent_at:
+                        with self._cond:
+                            host.stats.failed_over += 1
+                        lost_on.append(host.name)
                     self._mark_down(host)
                     continue
                 if isinstance(err, ModelNotFound) and len(self._hosts) > 1:
@@ -338,10 +343,12 @@ class HostPool:
                 raise err from None
             finally:
                 self._release(host, call)
+                if call.sent_at:  # it reached the server (a host found dead before is no try)
+                    attempts += 1
             if abort.is_set():  # a build that gave up: a partial answer is no answer
                 raise Cancelled("The call was cancelled on the server")
             s = done.stats
-            s.attempts = attempts
+            s.attempts, s.lost_on = attempts, tuple(lost_on)
             with self._cond:
                 st = host.stats
                 st.completed += 1

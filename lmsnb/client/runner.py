@@ -240,8 +240,8 @@ class Runner:
             response_format=response_format, on_prompt_processing_progress=heard,
             on_first_token=heard)
         call.host = self.host
-        call.sent_at = call.heard_at = time.monotonic()
         await stream.start()
+        call.sent_at = call.heard_at = time.monotonic()  # the request is on its way
 
         async def pump() -> Any:
             nonlocal fragments

@@ -21,8 +21,6 @@ R = TypeVar("R")
 
 STAT_COLUMNS = ["stage", "calls", "cached_calls", "retries", "prompt_tokens",
                 "completion_tokens", "seconds"]
-HOST_COLUMNS = ["host", "calls", "retries", "prompt_tokens", "completion_tokens",
-                "model_seconds", "queued_seconds"]
 
 
 @dataclass
@@ -65,16 +63,21 @@ class Accounting:
                 r.cached_calls += 1
                 return
             sent = max(1, int(getattr(completion, "attempts", 1) or 1)) + failed
-            for row in (r, self._hosts.setdefault(getattr(completion, "host", "") or "", _Row())
-                        if getattr(completion, "host", "") else None):
-                if row is None:
-                    continue
-                row.calls += sent
-                row.retries += sent - 1
+            r.calls += sent
+            r.retries += sent - 1
+            host = getattr(completion, "host", "")
+            rows = [r] + ([self._hosts.setdefault(host, _Row())] if host else [])
+            for row in rows:
                 row.prompt_tokens += completion.prompt_tokens
                 row.completion_tokens += completion.completion_tokens
                 row.seconds += completion.seconds
                 row.queued_seconds += getattr(completion, "queued_seconds", 0.0)
+            if host:
+                rows[1].calls += 1
+            for lost in getattr(completion, "lost_on", ()):  # sent there; the host went down
+                h = self._hosts.setdefault(lost, _Row())
+                h.calls += 1
+                h.retries += 1
 
     def add_failed(self, stage: str, attempts: int) -> None:
         """A request that failed for good after ``attempts`` tries (all reached the server)."""
@@ -117,9 +120,10 @@ class Accounting:
         return df
 
     def hosts(self) -> list[dict[str, Any]]:
-        """One record per LM Studio host that answered (``idx.meta["hosts"]``)."""
+        """One record per LM Studio host (``idx.meta["hosts"]``): ``calls`` sent to it, ``lost``
+        of those when it went down (each ran again elsewhere), tokens and seconds it answered."""
         with self._lock:
-            return [{"host": h, "calls": r.calls, "retries": r.retries,
+            return [{"host": h, "calls": r.calls, "lost": r.retries,
                      "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
                      "model_seconds": round(r.seconds, 3),
                      "queued_seconds": round(r.queued_seconds, 3)}
