@@ -232,3 +232,25 @@ def test_an_aborted_build_cancels_its_calls_in_flight(sim):
     assert sim.counters["llm.predict"].generated_tokens < 3 * 100
     with pytest.raises(Cancelled):  # nothing new starts after an abort
         conn.complete(LLM, "late", abort=abort)
+
+
+def test_lms_host_magic_connects_to_several_hosts(two_sims, capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from lmsnb import magics
+
+    a, b = two_sims
+    shell = InteractiveShell.instance()
+    magics.register(shell)
+    try:
+        shell.run_line_magic("lms_host", f"{a.host} {b.host}")
+        assert f"connected to 2 LM Studio hosts: {a.host}, {b.host}" in capsys.readouterr().out
+        assert isinstance(lmsnb.get_connection(), HostPool)
+        b.stop()
+        shell.run_line_magic("lms_host", "")
+        out = capsys.readouterr().out
+        assert f"LM Studio at {a.host} (reachable)" in out
+        assert f"LM Studio at {b.host} (NOT reachable)" in out
+    finally:
+        shell.events.unregister("pre_run_cell", magics._before_cell)
+        lmsnb.connect(a.host, check=False)
