@@ -207,3 +207,36 @@ def test_a_build_on_three_hosts_survives_one_dying_midway(tmp_path):
     assert requests[victim.host] <= hosts[victim.host]["calls"]
     assert hosts[victim.host]["lost"] >= 1
     assert len(idx.community_reports) == len(idx.communities)
+
+
+def test_manage_models_loads_on_every_host_and_progress_says_who_did_what(tmp_path, capfd):
+    small = "llama-3.2-1b-instruct"  # downloaded, not loaded
+    timing = Timing(prompt_tokens_per_second=50000, tokens_per_second=2000)
+    sims = [Simulator(behaviour="graphrag", timing=timing, max_concurrent_predictions=1).start()
+            for _ in range(2)]
+    try:
+        lmsnb.connect([s.host for s in sims])
+        idx = build_index(DULCE[:8000], llm=small, cache_dir=tmp_path, progress="text",
+                          manage_models=True, embedding_model=False)
+        finished = [s.counters.predictions(small).finished for s in sims]
+    finally:
+        for s in sims:
+            s.stop()
+    hosts = {h["host"]: h["calls"] for h in idx.meta["hosts"]}
+    assert all(finished) and finished == [hosts[s.host] for s in sims]
+    out = capfd.readouterr()
+    assert f"{sims[0].host} " in out.err and f"{sims[1].host} " in out.err  # stage lines
+    assert "by host:" in out.out  # the summary
+
+
+def test_a_host_without_the_model_is_left_out(tmp_path):
+    from lmsnb.sim import default_models
+
+    embed_only = [m for m in default_models() if m.type == "embedding"]
+    with Simulator(behaviour="graphrag") as full, Simulator(models=embed_only) as bare:
+        lmsnb.connect([bare.host, full.host])
+        idx = build_index(DULCE[:3000], llm=LLM, cache_dir=tmp_path, progress=False,
+                          embedding_model=False)
+        assert full.counters.predictions(LLM).finished == idx.stats.set_index("stage").loc[
+            "total", "calls"]
+        assert bare.counters["llm.predict"].requests == 0

@@ -6,6 +6,7 @@ line per stage (and every ~10 % of a long stage) elsewhere, nothing with ``progr
 
 from __future__ import annotations
 
+import html
 import sys
 import threading
 import time
@@ -119,6 +120,11 @@ class Accounting:
                 df[c] = df[c].astype("int64")
         return df
 
+    def host_calls(self) -> dict[str, int]:
+        """Calls each LM Studio host answered so far (for progress lines)."""
+        with self._lock:
+            return {h: r.calls - r.retries for h, r in sorted(self._hosts.items())}
+
     def hosts(self) -> list[dict[str, Any]]:
         """One record per LM Studio host (``idx.meta["hosts"]``): ``calls`` sent to it, ``lost``
         of those when it went down (each ran again elsewhere), tokens and seconds it answered."""
@@ -148,6 +154,14 @@ class Progress:
         self.enabled = bool(mode)
         self.widgets = self.enabled and self.callback is None and mode != "text" and _in_kernel()
         self._bar: Any = None
+        #: ``() -> {host: calls answered}``: with several hosts, each stage line says who did what
+        self.hosts: Callable[[], dict[str, int]] | None = None
+
+    def _by_host(self) -> str:
+        counts = self.hosts() if self.hosts is not None else {}
+        if len(counts) < 2:
+            return ""
+        return " (" + " · ".join(f"{h} {n}" for h, n in counts.items()) + ")"
 
     def stage(self, name: str, total: int) -> StageProgress:
         return StageProgress(self, name, total)
@@ -164,11 +178,12 @@ class Progress:
                 return
             except Exception:
                 self.widgets = False
+        hosts = self._by_host()
         if final:
-            print(f"[lmsnb.graphrag] {name}: {done}/{total} done in {seconds:.1f} s",
+            print(f"[lmsnb.graphrag] {name}: {done}/{total} done in {seconds:.1f} s{hosts}",
                   file=sys.stderr, flush=True)
         else:
-            print(f"[lmsnb.graphrag] {name}: {done}/{total}", file=sys.stderr, flush=True)
+            print(f"[lmsnb.graphrag] {name}: {done}/{total}{hosts}", file=sys.stderr, flush=True)
 
     def _widget(self, name: str, done: int, total: int, final: bool, seconds: float) -> None:
         import ipywidgets as w
@@ -183,7 +198,7 @@ class Progress:
         bar.value = done
         bar.bar_style = "success" if final else ""
         suffix = f" — {seconds:.1f} s" if final else ""
-        label.value = f"<code>{name}</code> {done}/{total}{suffix}"
+        label.value = f"<code>{name}</code> {done}/{total}{suffix}{html.escape(self._by_host())}"
 
 
 class StageProgress:
