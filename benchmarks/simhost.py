@@ -18,6 +18,8 @@ import json
 import os
 import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -46,8 +48,29 @@ def busy_seconds(prompt_tokens: int, generated_tokens: int, predictions: int,
             + predictions * FIRST_TOKEN / speedup)
 
 
-def counts(sim: Simulator) -> dict:
-    out = {"endpoints": sim.counters.as_dict(), "predictions": {}}
+class BusyMeter:
+    """Seconds of slot time the server's predictions took, measured: the number running,
+    integrated over time (sampled every 10 ms). On a busy machine the simulator runs slower
+    than its nominal speed; this is what it really took."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim, self.seconds = sim, 0.0
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        last = time.monotonic()
+        while True:
+            time.sleep(0.01)
+            now = time.monotonic()
+            running = sum(self.sim.counters.predictions(i.identifier).running
+                          for i in self.sim.catalogue.loaded("llm"))
+            self.seconds += running * (now - last)
+            last = now
+
+
+def counts(sim: Simulator, meter: BusyMeter | None = None) -> dict:
+    out = {"endpoints": sim.counters.as_dict(), "predictions": {},
+           "busy_seconds": meter.seconds if meter else 0.0}
     for inst in sim.catalogue.loaded("llm"):
         out["predictions"][inst.identifier] = vars(sim.counters.predictions(inst.identifier))
     return out
@@ -67,19 +90,20 @@ def main() -> None:
             m.context_length = m.max_context_length
     sim = Simulator(args.port, models=models, behaviour="graphrag",
                     timing=timing(args.speedup)).start()
+    meter = BusyMeter(sim)
     print(sim.host, flush=True)
 
     def die(*_: object) -> None:
         sim.stop()  # every connection closes at once, as when the machine goes away
         if args.dump:
-            args.dump.write_text(json.dumps(counts(sim)))
+            args.dump.write_text(json.dumps(counts(sim, meter)))
         os._exit(0)
 
     signal.signal(signal.SIGTERM, die)
     for line in sys.stdin:
         cmd = line.strip()
         if cmd == "counters":
-            print(json.dumps(counts(sim)), flush=True)
+            print(json.dumps(counts(sim, meter)), flush=True)
         elif cmd == "quit":
             break
     sim.stop()

@@ -254,3 +254,18 @@ def test_lms_host_magic_connects_to_several_hosts(two_sims, capsys):
     finally:
         shell.events.unregister("pre_run_cell", magics._before_cell)
         lmsnb.connect(a.host, check=False)
+
+
+def test_auto_concurrency_on_several_hosts_uses_free_slots_before_trying_more():
+    timing = Timing(tokens_per_second=100)
+    with Simulator(port=0, timing=timing, max_concurrent_predictions=1) as a, \
+            Simulator(port=0, timing=timing, max_concurrent_predictions=2) as b:
+        for s in (a, b):
+            s.set_behaviour("lorem")
+        pool = HostPool([Connection(a.host), Connection(b.host)])
+        done = run_calls(pool, 12, max_tokens=30)
+        counts = {s.host: s.counters.predictions(LLM) for s in (a, b)}
+    assert all(d.stats.predicted_tokens == 30 for d in done)
+    assert counts[a.host].max_running == 1 and counts[b.host].max_running == 2
+    assert all(c.max_waiting <= 1 for c in counts.values())
+    assert pool.capacity(LLM) == {a.host: 1, b.host: 2}

@@ -36,7 +36,7 @@ from .runner import TICK, Call, Stalled
 
 CEILING = 64  # the most predictions in flight per host and model that "auto" will try
 MIN_GRACE = 0.3  # seconds a prediction with a free slot may take to say something, at least
-HOLD = 30.0  # seconds the learned limit holds before probing one more
+HOLD = 120.0  # seconds the learned limit holds before probing one more again
 REVIVE_EVERY = 2.0  # seconds between checks of a host that went down
 DOWN_WAIT = 120.0  # seconds to wait for a host to come back when all are down
 
@@ -253,14 +253,18 @@ class HostPool:
                                             f"({', '.join(self.hosts)})",
                                             hint="load it on each host: "
                                                  "lmsnb.models.load(KEY) loads on all of them")
-                    for host in serving:
-                        if host.down_since is not None:
-                            continue
-                        cap = host.cap(model)
-                        cap.review(now, waiting=True)
-                        free = (concurrency or cap.limit) - len(cap.calls)
-                        if free > 0 and (best is None or free > best[0]):
-                            best = (free, host)
+                    live = [h for h in serving if h.down_since is None]
+                    # A free slot anywhere first; only when there is none, try one more
+                    # call on a host whose calls all run (learning its capacity).
+                    for probe in (False, True):
+                        for host in live:
+                            cap = host.cap(model)
+                            cap.review(now, waiting=probe)
+                            free = (concurrency or cap.limit) - len(cap.calls)
+                            if free > 0 and (best is None or free > best[0]):
+                                best = (free, host)
+                        if best is not None or concurrency:
+                            break
                     if best is not None:
                         host = best[1]
                         call = Call(model, host.name, cancel_requested=abort,
@@ -291,7 +295,7 @@ class HostPool:
             if cap is not None:
                 cap.calls.discard(call)
                 cap.last_end = max(cap.last_end, call.ended_at or time.monotonic())
-                cap.review(time.monotonic(), waiting=self._waiting > 0)
+                cap.review(time.monotonic(), waiting=False)
             self._cond.notify_all()
 
     def complete(self, model: str, history: Sequence[Mapping[str, Any]] | str, *,
