@@ -43,13 +43,19 @@ class Window:
     """A model's context window: its length (model tokens) and its tokens per estimated token.
 
     Budgets elsewhere are counted with :func:`~lmsnb.graphrag.tokens.estimate_tokens`; ``ratio``
-    converts (one ``count_tokens`` call on a sample of the real text).
+    converts. It is the highest ratio measured on samples of the real inputs (one
+    ``count_tokens`` call each): markdown reports and tables cost a model more tokens per
+    estimated token than prose does.
     """
 
     context_length: int | None = None
     ratio: float = 1.0
     model: str = ""
-    lowered: list[str] = field(default_factory=list)
+    count: Any = field(default=None, repr=False, compare=False)
+    #: settings the user chose that had to be lowered: name -> (asked, got)
+    lowered: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: budgets (user's or default) this window cut: name -> (asked, got)
+    cut: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def known(self) -> bool:
@@ -61,6 +67,22 @@ class Window:
         assert self.context_length is not None
         c = self.context_length
         return c - MARGIN_TOKENS - math.ceil(c * MARGIN_SHARE)
+
+    def calibrate(self, samples: Any) -> float:
+        """Raise ``ratio`` to the highest model/estimate ratio among ``samples``; returns it."""
+        if self.count is None or not self.known:
+            return self.ratio
+        for sample in samples:
+            sample = str(sample)[:12000]
+            est = token_cost(sample) if sample.strip() else 0.0
+            if est < 20:
+                continue
+            try:
+                measured = float(self.count(sample)) / est
+            except Exception:  # noqa: BLE001 - a model that cannot count keeps the estimate
+                continue
+            self.ratio = max(self.ratio, min(4.0, max(0.25, measured)))
+        return self.ratio
 
     def model_tokens(self, estimated: int) -> int:
         return math.ceil(estimated * self.ratio)
@@ -94,24 +116,27 @@ class Window:
                      "8192), or shorten the prompt")
         return got, reserve
 
-    def note(self, name: str, asked: int, got: int) -> None:
-        """Record a user's setting that had to be lowered (told once by :meth:`notify`)."""
-        line = f"{name} {asked:,} → {got:,}"
-        if line not in self.lowered:
-            self.lowered.append(line)
+    def note(self, name: str, asked: int, got: int, *, user: bool) -> None:
+        """Record a budget lowered to ``got``; a ``user`` setting is told by :meth:`notify`."""
+        first = self.cut.get(name, (asked, got))[0]
+        self.cut[name] = (first, got)
+        if user:
+            self.lowered[name] = (first, got)
 
     def notify(self) -> None:
-        """One :class:`ContextNotice` for everything :meth:`note` recorded."""
+        """One :class:`ContextNotice` for every user setting :meth:`note` recorded."""
         if not self.lowered:
             return
+        items = ", ".join(f"{k} {a:,} → {b:,}" for k, (a, b) in self.lowered.items())
         warnings.warn(ContextNotice(
             f"lmsnb: {self.model or 'the model'} is loaded with a {self.context_length:,}-token "
-            f"context, so these settings were lowered to fit it: {', '.join(self.lowered)} "
-            "(load the model with a larger context to keep them)"), stacklevel=_user_level())
+            f"context, so these settings were lowered to fit it: {items} (load the model with "
+            "a larger context to keep them)"), stacklevel=_user_level())
 
     def as_dict(self) -> dict[str, Any]:
         return {"context_length": self.context_length, "ratio": round(self.ratio, 3),
-                "model": self.model, "lowered": list(self.lowered)}
+                "model": self.model,
+                "lowered": {k: {"asked": a, "got": b} for k, (a, b) in self.cut.items()}}
 
 
 def _user_level() -> int:
@@ -132,11 +157,12 @@ def context_length_of(model: Any) -> int | None:
     return int(value)
 
 
-def model_window(model: Any, sample: str = "") -> Window:
+def model_window(model: Any, samples: Any = ()) -> Window:
     """The :class:`Window` of a chat model (unknown length: budgets stay as given).
 
-    ``sample`` (real text of the corpus) calibrates model tokens per estimated token through
-    the model's ``count_tokens``; without it, or when counting fails, the ratio is 1.
+    ``samples`` (real text of the corpus, in the shapes the prompts carry) calibrate model
+    tokens per estimated token through the model's ``count_tokens`` (see
+    :meth:`Window.calibrate`); without them, or when counting fails, the ratio is 1.
     """
     if model is None:
         return Window()
@@ -144,16 +170,11 @@ def model_window(model: Any, sample: str = "") -> Window:
     key = str(getattr(model, "key", "") or "")
     if length is None:
         return Window(model=key)
-    ratio = 1.0
     count = getattr(model, "count_tokens", None)
-    sample = sample[:12000]
-    est = token_cost(sample) if sample.strip() else 0.0
-    if callable(count) and est >= 20:
-        try:
-            ratio = min(4.0, max(0.25, float(count(sample)) / est))
-        except Exception:  # noqa: BLE001 - a model that cannot count keeps the estimate
-            ratio = 1.0
-    return Window(length, ratio, key)
+    window = Window(length, 0.0, key, count=count if callable(count) else None)
+    window.calibrate(samples)
+    window.ratio = window.ratio or 1.0
+    return window
 
 
 def words_for(tokens: int) -> int:
@@ -173,6 +194,37 @@ class BuildPlan:
     report_input_tokens: int
     report_max_length: int
     window: Window
+    settings: Any = None
+    report_template: str | None = None
+    report_set: bool = False
+
+    def fit_reports(self, samples: Any = ()) -> None:
+        """Fit the report stage; again with ``samples`` of the real report inputs (tables of
+        entity descriptions cost more tokens than prose), lowering quietly what still would not
+        fit."""
+        from .tokens import estimate_tokens
+
+        window, cfg, settings = self.window, self.configs["reports"], self.settings
+        template, report_set = self.report_template, self.report_set
+        if template is None or not window.known:
+            return
+        if samples:
+            window.calibrate(samples)
+        want = self.report_input_tokens
+        got, answer = window.split(fixed=window.model_tokens(estimate_tokens(template)),
+                                   want=window.model_tokens(want), answer=cfg["maxTokens"],
+                                   default_answer=settings.limits["reports"], min_input=200,
+                                   what="community report prompt")
+        got = min(want, window.estimated(got))
+        if got < want:
+            window.note("report_max_input_tokens", want, got, user=report_set and not samples)
+            self.report_input_tokens = got
+        if cfg["maxTokens"] is not None and answer < cfg["maxTokens"]:
+            window.note("reports maxTokens", cfg["maxTokens"], answer,
+                        user=settings.user_set("reports", "maxTokens") and not samples)
+            cfg["maxTokens"] = answer
+        if cfg["maxTokens"] is not None:
+            self.report_max_length = min(self.report_max_length, words_for(cfg["maxTokens"]))
 
 
 def plan_build(window: Window, settings: Any, *, method: str, gleaning: str, prompts: Any,
@@ -216,8 +268,8 @@ def plan_build(window: Window, settings: Any, *, method: str, gleaning: str, pro
         got, answer = window.split(fixed=fixed_tokens, want=want, answer=cfg["maxTokens"],
                                    default_answer=limits[stage], min_input=min_input, what=what)
         if cfg["maxTokens"] is not None and answer < cfg["maxTokens"]:
-            if settings.user_set(stage, "maxTokens"):
-                window.note(f"{stage} maxTokens", cfg["maxTokens"], answer)
+            window.note(f"{stage} maxTokens", cfg["maxTokens"], answer,
+                        user=settings.user_set(stage, "maxTokens"))
             cfg["maxTokens"] = answer
         return got
 
@@ -230,27 +282,18 @@ def plan_build(window: Window, settings: Any, *, method: str, gleaning: str, pro
                                "gleaning prompt"))
         size = got if exact_chunks else window.estimated(got)
         size = min(size, chunk_size)
-        if size < chunk_size and chunk_size_set:
-            window.note("chunk_size", chunk_size, size)
+        if size < chunk_size:
+            window.note("chunk_size", chunk_size, size, user=chunk_size_set)
     summary_input = SUMMARY_INPUT_TOKENS
     if "summarize" in templates:
         got = fit("summarize", window.model_tokens(SUMMARY_INPUT_TOKENS),
                   fixed("summarize", 20), 100, "description summary prompt")
         summary_input = window.estimated(got)
-    report_input = report_max_input_tokens
-    if "reports" in templates:
-        got = fit("reports", window.model_tokens(report_max_input_tokens), fixed("reports"), 200,
-                  "community report prompt")
-        report_input = min(report_max_input_tokens, window.estimated(got))
-        if report_input < report_max_input_tokens and report_set:
-            window.note("report_max_input_tokens", report_max_input_tokens, report_input)
-    report_words = report_max_length
     summary_words = summary_max_length
-    if window.known:
-        if configs["reports"]["maxTokens"] is not None:
-            report_words = min(report_max_length, words_for(configs["reports"]["maxTokens"]))
-        if configs["summarize"]["maxTokens"] is not None:
-            summary_words = min(summary_max_length, words_for(configs["summarize"]["maxTokens"]))
-    return BuildPlan(size, configs, summary_input, summary_words, report_input, report_words,
-                     window)
+    if window.known and configs["summarize"]["maxTokens"] is not None:
+        summary_words = min(summary_max_length, words_for(configs["summarize"]["maxTokens"]))
+    plan = BuildPlan(size, configs, summary_input, summary_words, report_max_input_tokens,
+                     report_max_length, window, settings, templates.get("reports"), report_set)
+    plan.fit_reports()
+    return plan
 

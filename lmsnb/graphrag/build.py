@@ -43,7 +43,7 @@ from .fast import (
 from .index import GraphIndex
 from .llm import ChatModel, Embedder, resolve_chat, resolve_embedder
 from .progress import Accounting, Progress, run_parallel
-from .reports import create_reports
+from .reports import create_reports, report_samples
 from .settings import ModelSettings, check_model
 from .summarize import Item, most_common, summarize
 from .tokens import TokenCounter, estimate_tokens
@@ -126,7 +126,7 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
                               hint="check the input (a list of strings, a folder of .txt files, "
                                    "or a DataFrame whose 'text' column holds the text)")
     counter = TokenCounter(_exact_counter(chat_model))
-    window = model_window(chat_model, " ".join(documents["text"].head(3))[:12000])
+    window = model_window(chat_model, [" ".join(documents["text"].head(3))[:12000]])
     plan = plan_build(window, settings, method=method, gleaning=gleaning, prompts=prompts,
                       entity_types=entity_types, has_chat=chat_model is not None,
                       chunk_size=size, chunk_size_set=chunk_size is not None,
@@ -197,6 +197,7 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     stage = prog.stage("community_reports", len(communities))
     failures: list[str] = []
     repairs: dict[str, int] = {}
+    plan.fit_reports(report_samples(entities, relationships, text_units, mode))
     reports = create_reports(communities, entities, relationships, text_units, chat, template,
                              mode=mode, max_input_tokens=plan.report_input_tokens,
                              max_length=plan.report_max_length, concurrency=concurrency,

@@ -160,6 +160,22 @@ def text_context(com: pd.Series, units: pd.DataFrame, ents: pd.DataFrame, max_to
     return "\n".join([f"Key terms: {', '.join(terms[:30])}", "-----Sources-----", "id,text"] + out)
 
 
+def report_samples(entities: pd.DataFrame, relationships: pd.DataFrame, units: pd.DataFrame,
+                   mode: str = "graph") -> list[str]:
+    """Report inputs as the prompt carries them (the context budget measures their cost)."""
+    if mode == "text":
+        return ["\n".join(f"{h},{' '.join(str(t).split())}" for h, t in
+                          zip(units["human_readable_id"].head(5), units["text"].head(5),
+                              strict=True))]
+    e = entities.sort_values("degree", ascending=False).head(40)
+    r = relationships.sort_values("combined_degree", ascending=False).head(40)
+    return ["\n".join(f"{h},{t},{d}" for h, t, d in
+                      zip(e["human_readable_id"], e["title"], e["description"], strict=True)),
+            "\n".join(f"{h},{a},{b},{d}" for h, a, b, d in
+                      zip(r["human_readable_id"], r["source"], r["target"], r["description"],
+                          strict=True))]
+
+
 def extractive_report(com: pd.Series, ents: pd.DataFrame, rels: pd.DataFrame) -> dict[str, Any]:
     """A report without an LLM: top entities and relationships, their own descriptions."""
     e = ents[ents["id"].isin(set(com["entity_ids"]))].sort_values("degree", ascending=False)

@@ -116,8 +116,9 @@ class ModelSettings:
         return f"ModelSettings({self.kind}, base={self.base}, stages={self.stages})"
 
 
-def call_kwargs(model: Any, config: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Keyword arguments for ``model.complete``/``stream`` carrying ``config``.
+def call_kwargs(model: Any, config: Mapping[str, Any] | None,
+                method: str = "complete") -> dict[str, Any]:
+    """Keyword arguments for ``model.complete`` (or ``stream``) carrying ``config``.
 
     ``maxTokens`` and ``temperature`` are the protocol's own arguments; other settings go in
     ``config=`` (which :class:`~lmsnb.graphrag.llm.LMStudioChat` accepts). A model that takes no
@@ -131,15 +132,15 @@ def call_kwargs(model: Any, config: Mapping[str, Any] | None) -> dict[str, Any]:
                 kw[_DIRECT[key]] = value
         else:
             rest[key] = value
-    if rest and accepts_config(model):
+    if rest and accepts_config(model, method):
         kw["config"] = rest
     return kw
 
 
-def accepts_config(model: Any) -> bool:
-    """True when ``model.complete`` takes a ``config`` dict (or ``**kwargs``)."""
+def accepts_config(model: Any, method: str = "complete") -> bool:
+    """True when ``model.<method>`` takes a ``config`` dict (or ``**kwargs``)."""
     try:
-        params = inspect.signature(model.complete).parameters
+        params = inspect.signature(getattr(model, method)).parameters
     except (TypeError, ValueError):
         return False
     return "config" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())

@@ -14,7 +14,7 @@ from typing import Any
 
 from .extract import fill
 from .progress import StageProgress, run_parallel
-from .tokens import estimate_tokens
+from .tokens import cut_to_tokens, estimate_tokens
 
 
 @dataclass
@@ -53,10 +53,10 @@ def summarize(items: list[Item], chat: Any | None, template: str, *, max_length:
         batch: list[str] = []
         used = 0
         for d in it.descriptions:  # rolling summaries when the list overflows the input budget
-            d = _cut(d, max_input_tokens // 2)
+            d = cut_to_tokens(d, max_input_tokens // 2)
             n = estimate_tokens(d)
             if batch and used + n > max_input_tokens:
-                summary = _cut(_call(chat, template, it.name, batch, max_length, stage, config),
+                summary = cut_to_tokens(_call(chat, template, it.name, batch, max_length, stage, config),
                                max_input_tokens // 2)
                 batch, used = [summary], estimate_tokens(summary)
             batch.append(d)
@@ -67,15 +67,6 @@ def summarize(items: list[Item], chat: Any | None, template: str, *, max_length:
     for key, text in run_parallel(one, todo, concurrency, progress):
         out[key] = text
     return out
-
-
-def _cut(text: str, max_tokens: int) -> str:
-    """``text`` cut at a word boundary to about ``max_tokens`` estimated tokens."""
-    if estimate_tokens(text) <= max_tokens:
-        return text
-    words = text.split()
-    keep = max(1, int(len(words) * max_tokens / max(1, estimate_tokens(text))))
-    return " ".join(words[:keep]) + " …"
 
 
 def _call(chat: Any, template: str, name: str, descs: list[str], max_length: int, stage: str,
