@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from shared_data import CAROL, needs_fixtures
 
 from lmsnb.errors import GraphIndexError
 from lmsnb.graphrag import GraphIndex, build_index, estimate
@@ -103,11 +104,11 @@ def test_the_tutorial_folder_gives_its_texts_not_its_readme(capsys):
     assert sorted(idx.documents["title"]) == ["christmas_carol_part1.txt",
                                               "christmas_carol_part2.txt"]
     out = capsys.readouterr().out
-    assert f"[lmsnb.graphrag] 2 files → 2 documents, {len(PART1) + len(PART2):,} characters" \
-        in out
-    assert "christmas_carol_part1.txt" in out
-    assert "skipped " in out and "README.md: excluded by 'README*' (pass exclude=() to keep " \
-                                 "it)" in out
+    assert (f"[lmsnb.graphrag] 2 files from {DATA} → 2 documents, "
+            f"{len(PART1) + len(PART2):,} characters: christmas_carol_part1.txt, "
+            f"christmas_carol_part2.txt\n") in out
+    assert "[lmsnb.graphrag] skipped README.md: excluded by 'README*' (pass exclude=() to " \
+           "keep it)\n" in out
     assert idx.meta["inputs"]["skipped"] == [
         {"source": str(DATA / "README.md"),
          "reason": "excluded by 'README*' (pass exclude=() to keep it)"}]
@@ -128,7 +129,7 @@ def test_folders_are_read_recursively_with_include_and_exclude_patterns(carol):
                                    "part2.txt"]
     skipped = dict(zip(report.skipped["source"], report.skipped["reason"], strict=True))
     assert skipped[str(carol / "README.md")].startswith("excluded by 'README*'")
-    assert skipped[str(carol)].startswith("1 file not included (.png ×1)")
+    assert skipped[f"{carol}/"].startswith("1 file not included (.png ×1)")
 
     docs, report = load_documents(carol, include="*.txt", exclude=["drafts"])
     assert list(docs["title"]) == ["part1.txt", "part2.txt"]
@@ -187,7 +188,7 @@ def test_a_mixed_list_takes_each_item_for_what_it_is(carol, monkeypatch):
 
 def test_an_empty_folder_says_so(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(GraphIndexError, match=r"no text to index: skipped .*empty: no files in "
+    with pytest.raises(GraphIndexError, match=r"no text to index: skipped .*empty/: no files in "
                                               "it"):
         build_index(tmp_path / "empty", **FAST)
     (tmp_path / "empty" / "blank.txt").write_text("  \n", encoding="utf-8")
@@ -290,6 +291,12 @@ def test_html_gives_the_visible_text_only(tmp_path):
                    "TEMPLATE", "SVG", "Stave"):
         assert hidden not in text
     assert docs["raw_data"][0] == {"title": "Stave One"}
+    # a page in a legacy encoding that says so in its <meta charset>
+    (tmp_path / "jp.htm").write_bytes('<html><head><meta charset="shift_jis"><title>クリスマス'
+                                      '</title></head><body><p>スクルージ</p></body></html>'
+                                      .encode("shift_jis"))
+    docs, _ = load_documents(tmp_path / "jp.htm")
+    assert docs["text"][0] == "スクルージ" and docs["raw_data"][0] == {"title": "クリスマス"}
 
 
 def test_pdf_text_is_extracted_page_by_page(tmp_path):
@@ -305,6 +312,10 @@ def test_pdf_text_is_extracted_page_by_page(tmp_path):
     assert docs["raw_data"][0] == {"pages": 2}
     assert "scan.pdf: no text layer (2 pages of images?)" in str(report)
     assert "broken.pdf: not a readable PDF" in str(report)
+    (tmp_path / "notes.docx").write_bytes(b"PK\x03\x04\x14\x00\x06\x00" * 20)  # a zip
+    with pytest.raises(GraphIndexError, match=r"notes\.docx: a \.docx file, a format lmsnb does "
+                                              r"not read .* pandoc"):
+        build_index(tmp_path / "notes.docx", **FAST)
     idx = build_index(tmp_path / "carol.pdf", **FAST)
     assert {"SCROOGE", "MARLEY"} <= set(idx.entities["title"])
 
@@ -359,9 +370,12 @@ def test_csv_text_column_detection_and_choice(tmp_path):
         load_documents(tmp_path / "two.csv", text_column="body")
     (tmp_path / "semi.csv").write_text("text;lang\nMarley was dead.;en\nScrooge lebt.;de\n",
                                        encoding="utf-8")
-    docs, _ = load_documents(tmp_path / "semi.csv")
-    assert list(docs["text"]) == ["Marley was dead.", "Scrooge lebt."]
-    assert docs["raw_data"][1] == {"lang": "de"}
+    (tmp_path / "tabs.tsv").write_text("lang\ttext\nen\tMarley was dead.\nde\tScrooge lebt.\n",
+                                       encoding="utf-8")
+    for name in ("semi.csv", "tabs.tsv"):
+        docs, _ = load_documents(tmp_path / name)
+        assert list(docs["text"]) == ["Marley was dead.", "Scrooge lebt."]
+        assert docs["raw_data"][1] == {"lang": "de"}
 
 
 def test_json_and_jsonl_records(tmp_path):
@@ -424,8 +438,9 @@ def test_update_with_a_folder_adds_only_the_new_files(carol, tmp_path, capsys):
     assert list(idx2.documents["source"]) == [str(carol / "part1.txt"), str(carol / "part2.txt")]
     new_units = len(idx2.text_units) - len(idx.text_units)
     assert idx2.stats.set_index("stage").loc["extract_graph", "calls"] == new_units > 0
-    assert "1 file → 1 document" in out and "part1.txt: already in the index" in out
-    assert "README.md: excluded" in out
+    assert f"1 file from {carol} → 1 document, {len(PART2):,} characters: part2.txt" in out
+    assert "skipped part1.txt: already in the index" in out
+    assert "skipped README.md: excluded" in out
     # the same folder again: nothing new, no calls
     again = StubLLM()
     idx3 = idx2.update(carol, llm=again)
@@ -458,3 +473,26 @@ def test_estimate_reads_the_same_inputs(carol):
     only1 = estimate(carol, include="part1.txt", chunk_size=300, chunk_overlap=30)
     both = estimate(carol, chunk_size=300, chunk_overlap=30)
     assert 0 < only1.attrs["chunks"] < both.attrs["chunks"]
+
+
+def test_metadata_whose_types_differ_between_files_still_saves(tmp_path):
+    (tmp_path / "a.md").write_text("---\nyear: 1843\n---\nScrooge met Marley in London.\n",
+                                   encoding="utf-8")
+    (tmp_path / "b.md").write_text("---\nyear: eighteen forty-three\ntags: [ghost]\n---\n"
+                                   "Bob Cratchit met Fred in London.\n", encoding="utf-8")
+    idx = build_index(tmp_path, **FAST)
+    back = GraphIndex.from_parquet(idx.to_parquet(tmp_path / "out"))
+    assert list(back.documents["raw_data"]) == [{"year": 1843},
+                                                {"year": "eighteen forty-three",
+                                                 "tags": ["ghost"]}]
+
+
+@needs_fixtures
+def test_updating_an_index_graphrag_wrote_gives_new_documents_their_source(tmp_path):
+    old = GraphIndex.from_parquet(CAROL)
+    (tmp_path / "extra.txt").write_text(PART2, encoding="utf-8")
+    idx = old.update(tmp_path, **FAST)
+    docs = idx.documents
+    assert list(docs["title"]) == ["a-christmas-carol.txt", "extra.txt"]
+    assert list(docs["source"]) == [None, str(tmp_path / "extra.txt")]
+    assert idx.meta["inputs"]["documents"] == 1

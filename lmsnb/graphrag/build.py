@@ -256,8 +256,7 @@ def update_index(index: GraphIndex, new_docs: Any, **kw: Any) -> GraphIndex:
         if k in settings:
             kw.setdefault(k, settings[k])
     if method == "fast":  # the co-occurrence graph is cheap: rebuild it from all documents
-        docs = pd.concat([index.documents, new], ignore_index=True)
-        docs["human_readable_id"] = range(len(docs))
+        docs, _ = load_documents(pd.concat([index.documents, new], ignore_index=True))
         return build_index(None, method="fast", _loaded=(docs, report), **kw)
     return build_index(None, method=method, _previous=index, _loaded=(new, report), **kw)
 

@@ -16,16 +16,17 @@ in a folder or by a pattern that cannot be read are skipped, and the report says
 
 from __future__ import annotations
 
+import codecs
 import glob
 import io
 import json
 import os
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ from .chunking import sha512
 FORMATS: dict[str, str] = {
     ".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
     ".html": "html", ".htm": "html", ".pdf": "pdf", ".csv": "csv", ".json": "json",
-    ".jsonl": "jsonl", ".ndjson": "jsonl",
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".tsv": "csv",
 }
 #: What a folder contributes when no ``include=`` is given: every format above.
 DEFAULT_INCLUDE: tuple[str, ...] = tuple(f"*{ext}" for ext in FORMATS)
@@ -133,17 +134,20 @@ class InputReport:
             if kinds[k]:
                 parts.append(f"{n} text{'s' * (n != 1)}" if k == "texts" else
                              f"{kinds[k]} DataFrame{'s' * (kinds[k] != 1)}")
-        names = [_short(t["source"]) for t in self._taken if t["format"] not in ("texts",
-                                                                                  "DataFrame")]
+        files = [t["source"] for t in self._taken if t["format"] not in ("texts", "DataFrame")]
+        root = _root(files)
+        if root and parts:
+            parts[0] += f" from {root}"
         head = (f"{', '.join(parts) or 'nothing'} → {self.documents:,} "
                 f"document{'s' * (self.documents != 1)}, {self.characters:,} characters")
+        names = [_shown(f, root) for f in files]
         out = [head + (f": {_listing(names, limit)}" if names else "")]
-        notes = [f"{_short(t['source'])} ({t['note']})" for t in self._taken if t["note"]]
+        notes = [f"{_shown(t['source'], root)} ({t['note']})" for t in self._taken if t["note"]]
         if notes:
             out.append(f"notes: {_listing(notes, limit)}")
         by_reason: dict[str, list[str]] = {}
         for s in self._skipped:
-            by_reason.setdefault(s["reason"], []).append(_short(s["source"]))
+            by_reason.setdefault(s["reason"], []).append(_shown(s["source"], root))
         for reason, sources in by_reason.items():
             out.append(f"skipped {_listing(sources, limit)}: {reason}")
         return out
@@ -174,6 +178,21 @@ class InputReport:
 
 def _short(source: str) -> str:
     return source if len(source) <= 60 else "…" + source[-59:]
+
+
+def _root(files: list[str]) -> str | None:
+    """The folder the taken files share (shown once in the summary), if any."""
+    try:
+        root = os.path.commonpath(files) if len(files) > 1 else os.path.dirname(files[0])
+    except (ValueError, IndexError):  # no files, or absolute and relative paths mixed
+        return None
+    return root if root not in ("", ".", os.sep) else None
+
+
+def _shown(source: str, root: str | None) -> str:
+    if root and source.startswith(root.rstrip(os.sep) + os.sep):
+        return _short(source[len(root.rstrip(os.sep)) + 1:] or source)
+    return _short(source)
 
 
 def _listing(names: Sequence[str], limit: int) -> str:
@@ -371,15 +390,16 @@ class _Loader:
                     taken.append((rel, p))
         for rel, p in sorted(taken):  # in path order, as the glob of the same files
             self._file(p, rel, strict=False)
+        where = os.path.join(folder, "")  # "data/": the folder, not a file named data
         if left_out:
             kinds = ", ".join(f"{ext} ×{n}" for ext, n in left_out.most_common())
             n = sum(left_out.values())
             now = "the default formats" if self.include == DEFAULT_INCLUDE else \
                 ", ".join(self.include)
-            self.report.skip(folder, f"{n} file{'s' * (n != 1)} not included ({kinds}); "
+            self.report.skip(where, f"{n} file{'s' * (n != 1)} not included ({kinds}); "
                                      f"include= patterns choose a folder's files (now: {now})")
         elif not taken and not excluded:
-            self.report.skip(folder, "no files in it" + (" (names starting with '.' are "
+            self.report.skip(where, "no files in it" + (" (names starting with '.' are "
                                                          "skipped)" if hidden else ""))
 
     # .. files ..
@@ -395,6 +415,12 @@ class _Loader:
             else:
                 self._row(records[0], title, str(path), created, records[1], entry)
         except _Unreadable as exc:
+            ext = path.suffix.lower()
+            if ext in _DOC_EXTS and ext not in FORMATS and exc.reason.startswith("binary"):
+                exc = _Unreadable(f"a {ext} file, a format lmsnb does not read (it reads "
+                                  f"{', '.join(sorted(set(FORMATS)))})",
+                                  "save or export it as PDF, HTML, Markdown or text "
+                                  "(e.g. pandoc file.docx -o file.md)")
             if strict:
                 raise GraphIndexError(f"Cannot index {path}: {exc.reason}",
                                       hint=exc.hint or "remove or exclude it") from None
@@ -411,7 +437,8 @@ class _Loader:
                               "check its permissions") from None
         if fmt == "pdf":
             return read_pdf(data), ""
-        text, enc = decode(data, self.encoding)
+        declared = _html_charset(data) if fmt == "html" and self.encoding is None else None
+        text, enc = decode(data, self.encoding or declared)
         note = f"read as {enc}" if enc not in ("utf-8", "utf-8-sig", "ascii") else ""
         if fmt == "markdown":
             body, meta, problem = split_front_matter(text)
@@ -595,6 +622,7 @@ def _glob_base(pattern: str) -> Path:
     return Path(*fixed) if fixed else Path(".")
 
 
+@lru_cache(maxsize=256)
 def _compile(pattern: str) -> re.Pattern[str]:
     pat = pattern.replace("\\", "/").strip()
     pat = pat[2:] if pat.startswith("./") else pat
@@ -691,7 +719,7 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
         text, enc = data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError:
         text, enc = data.decode("latin-1"), "latin-1"
-    letters = [c for c in text if c.isalpha()]
+    letters = [c for c in text[:100_000] if c.isalpha()]
     foreign = sum(1 for c in letters if ord(c) > 127)
     if _control_share(text) > 0.01 or (letters and foreign / len(letters) > 0.3):
         raise _Unreadable("not UTF-8, UTF-16 or Latin-1 text (another encoding, or binary)",
@@ -702,6 +730,17 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
 
 _UTF8_SEQ = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|"
                        rb"[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _html_charset(data: bytes) -> str | None:
+    """The ``<meta charset>`` a page declares (when Python knows it and there is no BOM)."""
+    m = re.search(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", data[:4096], re.I)
+    if not m or any(data.startswith(bom) for bom, _ in _BOMS):
+        return None
+    try:
+        return codecs.lookup(m.group(1).decode("ascii")).name
+    except LookupError:
+        return None
 
 
 def _bomless_utf16(data: bytes) -> str | None:
@@ -717,12 +756,12 @@ def _bomless_utf16(data: bytes) -> str | None:
     return None
 
 
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # Unicode's Cc, less \t\n\v\f\r
+
+
 def _control_share(text: str) -> float:
     sample = text[:100_000]
-    if not sample:
-        return 0.0
-    bad = sum(1 for c in sample if c not in "\t\n\r\f\v" and unicodedata.category(c) == "Cc")
-    return bad / len(sample)
+    return len(_CONTROL.findall(sample)) / len(sample) if sample else 0.0
 
 
 def _checked(text: str) -> str:
