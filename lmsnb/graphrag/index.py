@@ -212,9 +212,12 @@ class GraphIndex:
     def update(self, new_docs: Any, **kw: Any) -> GraphIndex:
         """Return a new index with ``new_docs`` added, re-using everything already computed.
 
-        Chunks already in the index are skipped (ids are content hashes); only the new chunks are
-        extracted; descriptions, communities, reports and embeddings are recomputed from merged
-        tables with the LLM cache, so unchanged communities cost no LLM calls.
+        ``new_docs`` is anything ``build_index`` takes (a folder, paths, a glob pattern, texts,
+        a DataFrame; ``include=``/``exclude=``/``text_column=`` apply too); documents already in
+        the index (same text) are left out, and the summary says so. Chunks already in the
+        index are skipped (ids are content hashes); only the new chunks are extracted;
+        descriptions, communities, reports and embeddings are recomputed from merged tables with
+        the LLM cache, so unchanged communities cost no LLM calls.
         """
         from .build import update_index
 

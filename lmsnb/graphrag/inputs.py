@@ -56,7 +56,7 @@ OPTIONS = ("include", "exclude", "text_column", "title_column", "encoding")
 
 PDF_HINT = "pip install 'lmsnb[pdf]' (or pip install pypdf), then run this again"
 _DOC_EXTS = {*FORMATS, ".docx", ".doc", ".rtf", ".odt", ".pptx", ".xlsx", ".epub", ".parquet",
-             ".log", ".xml", ".rst", ".tsv"}
+             ".log", ".xml", ".rst"}
 _TEXT_NAMES = ("text", "content", "body")  # text columns found by name, in this order
 _LONG_TEXT = 40  # mean characters that make a column look like running text
 #: Columns of an in-memory DataFrame kept as they are (not metadata): GraphRAG's and ``source``.
@@ -606,6 +606,8 @@ def _pathish(s: str) -> bool:
 
 
 def _rel(p: Path, base: Path) -> str:
+    if base == Path("."):
+        return p.as_posix()
     try:
         return p.relative_to(base).as_posix()
     except ValueError:
