@@ -237,10 +237,10 @@ def update_index(index: GraphIndex, new_docs: Any, **kw: Any) -> GraphIndex:
         raise GraphIndexError(f"Cannot update a {type(index).__name__}",
                               hint="pass a GraphIndex (build_index or GraphIndex.from_parquet)")
     new, report = load_documents(new_docs, **{k: kw.pop(k) for k in INPUT_OPTIONS if k in kw})
-    known = new["id"].isin(set(index.documents["id"].astype(str)))
-    if known.any():
-        report.leave_out(known.tolist(), "already in the index")
-        new = new[~known].reset_index(drop=True)
+    already = new["id"].isin(set(index.documents["id"].astype(str)))
+    if already.any():
+        report.leave_out(already.tolist(), "already in the index")
+        new = new[~already].reset_index(drop=True)
     harmless = {"llm", "progress", "cache_dir", "concurrency", "retries", "retry_backoff",
                 "manage_models", "model_ttl", "live"}
     if not set(kw) - harmless and not len(new):
