@@ -169,6 +169,7 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
         if on_chunk is not None:
             on_chunk(None)
         entities, relationships = _merge_records(records, _previous)
+        plan.fit_reports(report_samples(entities, relationships, text_units))
         t0 = time.perf_counter()
         stage = prog.stage("summarize_descriptions", 0)
         template = load_prompt("summarize_descriptions", prompts)
@@ -210,7 +211,6 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     stage = prog.stage("community_reports", len(communities))
     failures: list[str] = []
     repairs: dict[str, int] = {}
-    plan.fit_reports(report_samples(entities, relationships, text_units, mode))
     reports = create_reports(communities, entities, relationships, text_units, chat, template,
                              mode=mode, max_input_tokens=plan.report_input_tokens,
                              max_length=plan.report_max_length, concurrency=concurrency,

@@ -162,18 +162,23 @@ def text_context(com: pd.Series, units: pd.DataFrame, ents: pd.DataFrame, max_to
 
 def report_samples(entities: pd.DataFrame, relationships: pd.DataFrame, units: pd.DataFrame,
                    mode: str = "graph") -> list[str]:
-    """Report inputs as the prompt carries them (the context budget measures their cost)."""
+    """Report inputs in the shape the prompt carries them, so the context budget can measure
+    their cost in the model's tokens (works on merged records, before or after summaries)."""
     if mode == "text":
-        return ["\n".join(f"{h},{' '.join(str(t).split())}" for h, t in
-                          zip(units["human_readable_id"].head(5), units["text"].head(5),
-                              strict=True))]
-    e = entities.sort_values("degree", ascending=False).head(40)
-    r = relationships.sort_values("combined_degree", ascending=False).head(40)
-    return ["\n".join(f"{h},{t},{d}" for h, t, d in
-                      zip(e["human_readable_id"], e["title"], e["description"], strict=True)),
-            "\n".join(f"{h},{a},{b},{d}" for h, a, b, d in
-                      zip(r["human_readable_id"], r["source"], r["target"], r["description"],
-                          strict=True))]
+        return ["\n".join(f"{i},{' '.join(str(t).split())}"
+                          for i, t in enumerate(units["text"].head(5)))]
+
+    def desc(row: Any) -> str:
+        d = row.get("description")
+        if not isinstance(d, str):
+            d = " ".join(str(x) for x in row.get("descriptions") or [])
+        return " ".join(d.split())
+
+    e = entities.head(40)
+    r = relationships.head(40)
+    return ["\n".join(f"{i},{row['title']},{desc(row)}" for i, (_, row) in enumerate(e.iterrows())),
+            "\n".join(f"{i},{row['source']},{row['target']},{desc(row)}"
+                      for i, (_, row) in enumerate(r.iterrows()))]
 
 
 def extractive_report(com: pd.Series, ents: pd.DataFrame, rels: pd.DataFrame) -> dict[str, Any]:
