@@ -412,3 +412,15 @@ def test_jit_model_is_loaded_to_read_its_context_length(carol_sim):
     window = model_window(chat, "Marley was dead: to begin with. " * 20)
     assert window.context_length == 4096 and 0.5 < window.ratio < 2
     sim.unload(key)
+
+
+def test_a_first_row_longer_than_a_small_budget_is_cut_not_dropped():
+    from lmsnb.graphrag.query.context import build_table
+
+    rows = [((1, "SCROOGE", "A miser. " * 600), {"id": "a", "short_id": 1}),
+            ((2, "MARLEY", "His partner."), {"id": "b", "short_id": 2})]
+    ctx = build_table("entities", ("id", "entity", "description"), rows, 600)
+    table = ctx.tables["entities"]
+    assert list(table["id"]) == ["a"] and bool(table["shortened"].iloc[0])
+    assert 400 < ctx.tokens <= 600 and "SCROOGE" in ctx.text
+    assert not build_table("entities", ("id", "entity", "description"), rows, 150).tables

@@ -59,7 +59,7 @@ def build_table(name: str, header: Sequence[str], rows: Iterable[tuple[Any, ...]
         return Context(text="", tables={}, tokens=0)
     lines, records = [head], []
     for cells, record, *alt in rows:
-        fitted = None
+        fitted, cut = None, False
         for variant, option in enumerate((cells, *alt)):
             line = "|".join(_cell(c) for c in option) + "\n"
             key = (id(count), name, record.get("id"), variant)
@@ -77,7 +77,7 @@ def build_table(name: str, header: Sequence[str], rows: Iterable[tuple[Any, ...]
             n = count(fitted) if fitted else 0
             if fitted is None or used + n > budget:
                 break
-            record = {**record, "shortened": True}
+            record, cut = {**record, "shortened": True}, True
         elif fitted is None:
             break
         elif alt:
@@ -85,6 +85,8 @@ def build_table(name: str, header: Sequence[str], rows: Iterable[tuple[Any, ...]
         lines.append(fitted)
         records.append(record)
         used += n
+        if cut:
+            break  # a row cut to fill the budget: nothing after it belongs in front of it
     if not records:
         return Context(text="", tables={}, tokens=0)
     return Context(text="".join(lines), tables={name: pd.DataFrame(records)}, tokens=used)
