@@ -73,7 +73,9 @@ class SmolLM:
         self.refused = 0
         self.tokens = 0
         self.seconds = 0.0
-        self.replies: list[str] = []
+        #: one row per generation: prompt tokens, maxTokens asked, tokens generated, seconds,
+        #: the finish reason and the text (the model's own tokens, not the simulator's count)
+        self.calls: list[dict[str, Any]] = []
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` by the model's own tokenizer."""
@@ -114,7 +116,7 @@ class SmolLM:
             with self._count_lock:
                 self.generations += 1
             t0 = time.perf_counter()
-            n, parts, finish = 0, [], None
+            n, parts, finish, first = 0, [], None, None
             try:
                 for chunk in self.llm.create_chat_completion(messages, stream=True, **kw):
                     choice = chunk["choices"][0]
@@ -122,15 +124,19 @@ class SmolLM:
                     text = choice.get("delta", {}).get("content")
                     if text:
                         n += 1
+                        first = first or time.perf_counter() - t0
                         parts.append(text)
                         yield text
                     if _stopped(req):
                         break
             finally:
+                seconds = time.perf_counter() - t0
                 with self._count_lock:
                     self.tokens += n
-                    self.seconds += time.perf_counter() - t0
-                    self.replies.append("".join(parts))
+                    self.seconds += seconds
+                    self.calls.append({"prompt": n_prompt, "max": max_tokens, "tokens": n,
+                                       "seconds": seconds, "first_token": first,
+                                       "finish": finish, "text": "".join(parts)})
         if finish == "length" and hasattr(req, "finish"):
             req.finish("maxPredictedTokensReached" if max_tokens and max_tokens <= room
                        else "contextLengthReached")
