@@ -113,12 +113,16 @@ class _Work:
     """A behaviour running in a worker thread, its output arriving as events on the loop.
 
     Events: ("prompt", p), ("text", str), ("tools", ToolCalls), ("error", exc), ("end", None).
-    The worker pulls a generator as fast as it yields and stops when the request is stopped.
+    The worker pulls a generator ahead of the paced output (at most ``AHEAD`` pieces) and stops
+    pulling once the request is stopped, so an endless generator ends with the prediction.
     """
+
+    AHEAD = 256
 
     def __init__(self, behaviour: Behaviour, req: SimRequest, executor: ThreadPoolExecutor) -> None:
         loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.room = threading.Semaphore(self.AHEAD)
 
         def put(item: tuple[str, Any]) -> None:
             if not loop.is_closed():
@@ -138,9 +142,13 @@ class _Work:
                     put(("tools", result))
                     result = result.text
                 if isinstance(result, str):
+                    self.room.acquire()
                     put(("text", result))
                 else:
                     for item in result:
+                        while not self.room.acquire(timeout=0.05):
+                            if req.stopped:
+                                return
                         if req.stopped:
                             break
                         put(("text", str(item)))
@@ -436,6 +444,8 @@ class Engine:
                     stop_reason = "modelUnloaded"
                     break
                 kind, value = await work.queue.get()
+                if kind == "text":
+                    work.room.release()
                 if kind == "prompt":
                     if progress < value < 1.0:
                         progress = value
@@ -562,9 +572,9 @@ class Engine:
 
 
 def duplicate_identifier(identifier: str) -> SimError:
-    """LM Studio's refusal of a load under an identifier in use (applications match "already exists")."""
-    return SimError(f'A model with the identifier "{identifier}" already exists',
-                    suggestion="Unload it first, or load with another identifier (or none).")
+    """LM Studio's refusal of a load under an identifier in use: one line, as applications
+    match it with ``"Model load error.*already exists"`` (lmstudio-python's own tests do)."""
+    return SimError(f'A model with the identifier "{identifier}" already exists')
 
 
 def _fits(text: str, schema: dict[str, Any]) -> bool:
