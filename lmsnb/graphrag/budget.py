@@ -6,7 +6,8 @@ LM Studio; an answer that does not fit stops mid-sentence. So each stage takes i
 here: the loaded context length, minus the prompt's fixed part, minus room for the answer (the
 stage's ``maxTokens``), minus a margin for the chat template and counting error. A budget the
 user set higher is lowered with one notice (a :class:`ContextNotice` warning); defaults are
-lowered quietly and recorded (``idx.meta["context"]``, ``result.details["context"]``).
+lowered quietly and recorded (``idx.meta["context"]``,
+``result.details["context_window"]``).
 
 A model whose context length is unknown (a custom ``ChatModel`` without ``context_length``)
 keeps the budgets as given.

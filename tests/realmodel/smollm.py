@@ -25,6 +25,8 @@ EMBED_KEY = "text-embedding-multilingual-e5-small"
 CONTEXT = 8192
 #: one thread generates fastest on a shared 2-core machine (measured: 2 threads were slower)
 THREADS = 1
+#: prompt tokens evaluated between two progress reports
+PROMPT_BATCH = 256
 
 
 def gguf_path() -> Path | None:
@@ -104,7 +106,8 @@ class SmolLM:
         }
         max_tokens = getattr(req, "max_tokens", None)
         with self._lock:
-            n_prompt = self._prompt_tokens(messages)
+            tokens = self._prompt(messages)
+            n_prompt = len(tokens)
             if n_prompt >= self.context_length:
                 self.refused += 1
                 raise overflow_error(n_prompt, self.context_length)
@@ -118,10 +121,12 @@ class SmolLM:
             t0 = time.perf_counter()
             n, parts, finish, first = 0, [], None, None
             try:
-                for chunk in self.llm.create_chat_completion(messages, stream=True, **kw):
+                self._read_prompt(tokens, req)
+                for chunk in ([] if _stopped(req) else
+                              self.llm.create_completion(tokens, stream=True, **kw)):
                     choice = chunk["choices"][0]
                     finish = choice.get("finish_reason") or finish
-                    text = choice.get("delta", {}).get("content")
+                    text = choice.get("text")
                     if text:
                         n += 1
                         first = first or time.perf_counter() - t0
@@ -141,22 +146,40 @@ class SmolLM:
             req.finish("maxPredictedTokensReached" if max_tokens and max_tokens <= room
                        else "contextLengthReached")
 
-    def _prompt_tokens(self, messages: list[dict[str, str]]) -> int:
-        """The prompt's length once the model's chat template is applied (what llama.cpp
-        evaluates)."""
-        handler = self.llm.chat_handler or None
-        if handler is None:
+    def _prompt(self, messages: list[dict[str, str]]) -> list[int]:
+        """The prompt's tokens with the model's own chat template (as LM Studio applies it)."""
+        result = self._formatter(messages=messages)
+        return self.llm.tokenize(result.prompt.encode("utf-8"),
+                                 add_bos=not getattr(result, "added_special", False),
+                                 special=True)
+
+    @property
+    def _formatter(self) -> Any:
+        if self.__dict__.get("_fmt") is None:
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-            meta = self.llm.metadata
-            template = meta.get("tokenizer.chat_template", "")
-            eos = self.llm.detokenize([self.llm.token_eos()]).decode("utf-8", "ignore")
-            bos = self.llm.detokenize([self.llm.token_bos()]).decode("utf-8", "ignore")
-            fmt = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
-            text = fmt(messages=messages).prompt
-        else:  # pragma: no cover - a handler of our own is never set
-            text = "".join(m["content"] for m in messages)
-        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))
+            llm = self.llm
+            text = llm._model.token_get_text  # noqa: SLF001 - the names llama.cpp gives them
+            self._fmt = Jinja2ChatFormatter(llm.metadata["tokenizer.chat_template"],
+                                            eos_token=text(llm.token_eos()),
+                                            bos_token=text(llm.token_bos()),
+                                            stop_token_ids=[llm.token_eos()])
+        return self._fmt
+
+    def _read_prompt(self, tokens: list[int], req: Any) -> None:
+        """Evaluate the prompt in batches, telling the client how far it got (LM Studio's
+        prompt-processing progress: a long prompt on a CPU is slow, never silent). What the
+        previous prompt shares with this one is kept, as llama.cpp's cache does."""
+        llm = self.llm
+        keep = min(llm.longest_token_prefix(llm._input_ids, tokens), len(tokens) - 1)
+        llm.n_tokens = keep
+        rest = tokens[keep:-1]  # the last one is evaluated when generation starts
+        for i in range(0, len(rest), PROMPT_BATCH):
+            if _stopped(req):
+                return
+            llm.eval(rest[i:i + PROMPT_BATCH])
+            if hasattr(req, "report_prompt_progress"):
+                req.report_prompt_progress((keep + i + PROMPT_BATCH) / len(tokens))
 
 
 def _setting(cfg: dict[str, Any], key: str, default: float) -> float:

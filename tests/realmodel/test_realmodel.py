@@ -19,6 +19,8 @@ from lmsnb.events import Done, Fragment
 from lmsnb.graphrag import build_index
 
 QUESTION = "Who is Alex Mercer and what is Operation Dulce?"
+#: a real model on a shared CI machine: minutes, not the suite's default 300 s
+pytestmark = pytest.mark.timeout(1800)
 
 
 def _calls_since(sim, start: int) -> list[dict]:
@@ -44,16 +46,19 @@ def test_chat_streams_real_tokens_through_the_sdk(real):
     assert done.stats.stop_reason == "maxPredictedTokensReached"
     (call,) = _calls_since(real, start)
     assert call["max"] == 24 and call["tokens"] <= 25
-    assert done.text == call["text"]  # what the model wrote is what the user got
+    # What the user got is what the model wrote. (The simulator applies maxTokens with its own
+    # tokenizer, lmsnb.sim.lexical, so it may end a real model's stream a few tokens early.)
+    assert done.text.strip() and call["text"].startswith(done.text)
 
 
 def test_a_standard_build_gives_up_early_with_what_the_model_said(real, tmp_path):
     text = DULCE.read_text(encoding="utf-8")
     start = len(real.smollm.calls)
     t0 = time.perf_counter()
-    with pytest.raises(PredictionError) as err:
-        build_index([text], llm=LLM_KEY, embedding_model=False, cache_dir=tmp_path,
-                    chunk_size=400, chunk_overlap=40, progress=False)
+    with pytest.raises(PredictionError) as err:  # small chunks and answers: the same failure,
+        build_index([text], llm=LLM_KEY, embedding_model=False, cache_dir=tmp_path,  # sooner
+                    chunk_size=400, chunk_overlap=40, progress=False,
+                    llm_config={"extract": {"maxTokens": 400}})
     seconds = time.perf_counter() - t0
     calls = _calls_since(real, start)
     msg = str(err.value)
@@ -69,21 +74,30 @@ def test_a_standard_build_gives_up_early_with_what_the_model_said(real, tmp_path
           f"{sum(c['tokens'] for c in calls)} tokens")
 
 
-def test_a_fast_index_queried_with_default_settings_fits_the_context(real):
+@pytest.fixture(scope="module")
+def fast_index(real_sim):
+    """A fast-method index of Dulce's first chapters (no LLM), embedded by e5-small."""
+    import lmsnb.client
+
+    lmsnb.client.connect(real_sim.host)
     text = DULCE.read_text(encoding="utf-8")[:20000]
-    idx = build_index([text], method="fast", embedding_model=EMBED_KEY, cache_dir=None,
-                      progress=False)
-    assert idx.embedding_dim == 384
-    timings = {}
-    for method in ("local", "basic", "global"):
-        start = len(real.smollm.calls)
-        t0 = time.perf_counter()
-        res = idx.query(QUESTION, method=method, model=LLM_KEY, progress=False)
-        timings[method] = time.perf_counter() - t0
-        calls = _calls_since(real, start)
-        assert res.answer.strip() and calls, method
-        assert res.details["context_window"]["context_length"] == CONTEXT
-        _bounded(calls)
-        assert all(c["max"] for c in calls)  # every answer bounded by default
+    return build_index([text], method="fast", embedding_model=EMBED_KEY, cache_dir=None,
+                       progress=False)
+
+
+@pytest.mark.parametrize("method", ["local", "basic", "global"])
+def test_a_fast_index_queried_with_default_settings_fits_the_context(real, fast_index, method):
+    assert fast_index.embedding_dim == 384
+    start = len(real.smollm.calls)
+    t0 = time.perf_counter()
+    res = fast_index.query(QUESTION, method=method, model=LLM_KEY, progress=False)
+    seconds = time.perf_counter() - t0
+    calls = _calls_since(real, start)
+    assert res.answer.strip() and calls
+    window = res.details["context_window"]
+    assert window["context_length"] == CONTEXT and window["max_context_tokens"] < 12000
+    _bounded(calls)
+    assert all(c["max"] for c in calls)  # every answer bounded by default
     assert real.smollm.refused == 0
-    print(f"\n[realmodel] query seconds: {timings}")
+    print(f"\n[realmodel] {method}: {len(calls)} generations, {seconds:.0f} s, prompts "
+          f"{[c['prompt'] for c in calls]} tokens, answers {[c['tokens'] for c in calls]}")
