@@ -38,7 +38,7 @@ from .fast import (
     describe_relationship,
 )
 from .index import GraphIndex
-from .llm import ChatModel, Embedder, resolve_chat, resolve_embedder
+from .llm import ChatModel, Embedder, default_embedder, resolve_chat, resolve_embedder
 from .progress import Accounting, Progress, run_parallel
 from .reports import create_reports
 from .summarize import Item, most_common, summarize
@@ -69,7 +69,9 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
 
     ``llm``: a model key (LM Studio), a :class:`ChatModel`, or None (standard: the first loaded
     LLM; fast: no LLM, extractive reports). ``embedding_model``: a key, an :class:`Embedder`,
-    None (offline :class:`LocalEmbedder`) or False (no embeddings). ``gleaning``: "auto" (a second
+    None (the embedding model loaded in LM Studio, as ``lmsnb.embed`` uses; the offline
+    :class:`LocalEmbedder` when none is loaded or no server answers — the summary and
+    ``idx.meta["embedder"]`` say which) or False (no embeddings). ``gleaning``: "auto" (a second
     pass only when the first looks incomplete), "always" (GraphRAG's default) or "never".
     Every LLM call is cached under ``cache_dir`` so an interrupted build resumes for free.
     ``live=True`` shows the graph growing as chunks are extracted (a ``lmsnb.graphview.LiveGraph``
@@ -91,7 +93,7 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
         from .llm import LMStudioChat
 
         chat_model = LMStudioChat(None)
-    embedder = resolve_embedder(embedding_model)
+    embedder, embedder_source = _embedder(embedding_model)
 
     t_start = time.perf_counter()
     acc = Accounting()
@@ -109,7 +111,9 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
         raise GraphIndexError("There is no text to index: every document is empty",
                               hint="check the input (a list of strings, a folder of .txt files, "
                                    "or a DataFrame whose 'text' column holds the text)")
-    counter = TokenCounter(_exact_counter(chat_model))
+    # Only the standard method's chunks are cut in the LLM's own tokens: a fast index must not
+    # change with llm= (which only writes its reports), so it always counts with the estimate.
+    counter = TokenCounter(_exact_counter(chat_model) if method == "standard" else None)
     text_units = chunk_documents(documents, size, overlap, counter)
     if _previous is not None:
         documents, text_units, new_units = _merge_chunks(_previous, documents, text_units)
@@ -188,6 +192,8 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     idx.meta = {
         "method": method, "llm": getattr(chat_model, "key", None) if chat_model else None,
         "token_counter": counter.source, "parse_report": parse_report,
+        "embedder": ({"key": idx.embedding_model, "source": embedder_source}
+                     if embedder is not None else None),
         "settings": {"chunk_size": size, "chunk_overlap": overlap,
                      "entity_types": list(entity_types), "gleaning": gleaning,
                      "max_cluster_size": max_cluster_size, "seed": seed, "use_lcc": use_lcc,
@@ -201,34 +207,49 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     return idx
 
 
-def update_index(index: GraphIndex, new_docs: Any, **kw: Any) -> GraphIndex:
-    """Add ``new_docs`` to ``index`` without a full rebuild (see :meth:`GraphIndex.update`).
+def update_index(index: GraphIndex, docs: Any, *, remove_missing: bool | None = None,
+                 **kw: Any) -> GraphIndex:
+    """The index for ``docs`` without a full rebuild (see :meth:`GraphIndex.update`).
 
-    Only chunks not already in the index are extracted; existing entities keep their ids and
-    descriptions (new descriptions are merged in); communities are re-clustered on the whole
-    graph and reports/embeddings come from the cache wherever their input did not change.
+    Documents are compared by content hash (and by title where ``docs`` names them): removed
+    and replaced documents leave with what only they supported (:mod:`.edit`), and the
+    descriptions that lost sources are re-derived; only chunks not already extracted cost LLM
+    calls; existing entities keep their ids; communities are re-clustered on the whole graph
+    and reports/embeddings come from the cache wherever their input did not change. The
+    index's recorded edits are applied again and what went stale is refreshed.
     """
     import inspect
+
+    from . import edit
 
     known = set(inspect.signature(build_index).parameters) - {"docs", "_previous"}
     for key in kw:
         if key not in known:
             import difflib
 
-            close = difflib.get_close_matches(key, sorted(known), n=1)
+            close = difflib.get_close_matches(key, sorted(known | {"remove_missing"}), n=1)
             raise ConfigError(f"Unknown update() argument {key!r}",
                               hint=f"did you mean {close[0]!r}?" if close else
                               "see help(lmsnb.graphrag.build_index) for the arguments")
     if not isinstance(index, GraphIndex):
         raise GraphIndexError(f"Cannot update a {type(index).__name__}",
                               hint="pass a GraphIndex (build_index or GraphIndex.from_parquet)")
-    new = load_documents(new_docs)
+    new = load_documents(docs)
+    if remove_missing is None:
+        remove_missing = _is_folder(docs)  # a folder is the corpus: a deleted file leaves
+    changes = edit.document_changes(index, new, titled=_names_documents(docs),
+                                    remove_missing=bool(remove_missing))
+    show = kw.get("progress", True) and not callable(kw.get("progress"))
     harmless = {"llm", "progress", "cache_dir", "concurrency", "retries", "retry_backoff",
                 "manage_models", "model_ttl", "live"}
-    if not set(kw) - harmless and set(new["id"]) <= set(index.documents["id"].astype(str)):
-        if kw.get("progress", True) and not callable(kw.get("progress")):
-            print("[lmsnb.graphrag] nothing to update: every document is already in the index")
+    if not changes and not set(kw) - harmless:
+        if show:
+            note = "; " + changes.describe().split("; ", 1)[1] if changes.kept_missing else ""
+            print("[lmsnb.graphrag] nothing to update: every document is already in the index"
+                  + note)
         return replace(index, meta=dict(index.meta), embeddings=dict(index.embeddings))
+    if show:
+        print(f"[lmsnb.graphrag] update: {changes.describe()}")
     settings = dict(index.meta.get("settings", {}))
     method = kw.pop("method", index.meta.get("method", "standard"))
     kw.setdefault("llm", index.meta.get("llm"))
@@ -237,15 +258,63 @@ def update_index(index: GraphIndex, new_docs: Any, **kw: Any) -> GraphIndex:
               "seed", "use_lcc"):
         if k in settings:
             kw.setdefault(k, settings[k])
+    cols = ["id", "title", "text"]
+    fresh = pd.concat([changes.changed[cols], changes.added[cols]], ignore_index=True)
+    gone = changes.replaced + changes.removed
+    again = {k: kw[k] for k in ("cache_dir", "concurrency", "retries", "retry_backoff",
+                                "progress") if k in kw}
+    t0 = time.perf_counter()
+    refreshed = []
     if method == "fast":  # the co-occurrence graph is cheap: rebuild it from all documents
-        docs = pd.concat([index.documents[["id", "title", "text"]], _as_frame(new_docs)],
-                         ignore_index=True)
-        return build_index(docs, method="fast", **kw)
-    return build_index(new_docs, method=method, _previous=index, **kw)
+        kept = index.documents[~index.documents["id"].astype(str).isin(gone)][cols]
+        out = build_index(pd.concat([kept, fresh], ignore_index=True), method="fast", **kw)
+    else:
+        work = replace(index, meta=dict(index.meta), embeddings=dict(index.embeddings))
+        if gone:
+            edit.delete_documents(work, gone, log=False)
+            refreshed.append(edit.refresh(work, llm=kw["llm"], kinds=("descriptions",),
+                                          prompts=kw.get("prompts"), **again))
+        out = build_index(fresh, method=method, _previous=work, **kw)
+    aliases = {**(out.meta.get("aliases") or {})}
+    for title, forms in (index.meta.get("aliases") or {}).items():
+        aliases[title] = list(dict.fromkeys([*aliases.get(title, []), *forms]))
+    if aliases:
+        out.meta["aliases"] = aliases
+    edit.replay(out, index.meta.get("edits", []))
+    if out.stale:
+        emb = kw.get("embedding_model")
+        refreshed.append(edit.refresh(out, llm=kw["llm"], prompts=kw.get("prompts"),
+                                      embedding_model=emb if emb not in (None, False) else None,
+                                      **again))
+    parts = [s for s in [out.stats, *(r.stats for r in refreshed)] if s is not None and len(s)]
+    if refreshed and parts:  # idx.stats accounts for every call the update made
+        rows = pd.concat([s[s["stage"] != "total"] for s in parts], ignore_index=True)
+        rows = rows.groupby("stage", sort=False, as_index=False).sum(numeric_only=True)
+        out.stats = _with_total(rows[[c for c in out.stats.columns if c in rows]],
+                                time.perf_counter() - t0)
+    return out
 
 
-def _as_frame(docs: Any) -> pd.DataFrame:
-    return load_documents(docs)[["id", "title", "text"]]
+def _is_folder(docs: Any) -> bool:
+    import os
+    from pathlib import Path
+
+    return isinstance(docs, (str, os.PathLike)) and "\n" not in str(docs) and \
+        len(str(docs)) < 4096 and Path(docs).expanduser().is_dir()
+
+
+def _names_documents(docs: Any) -> bool:
+    """Whether ``docs`` gives its documents their own titles (file names, a title column), so
+    that a title seen again with other text is a changed document rather than a new one."""
+    import os
+    from pathlib import Path
+
+    if isinstance(docs, pd.DataFrame):
+        return "title" in docs.columns
+    if isinstance(docs, os.PathLike):
+        return True
+    return isinstance(docs, str) and "\n" not in docs and len(docs) < 4096 and \
+        Path(docs).expanduser().exists()
 
 
 # -- extraction ----------------------------------------------------------------------------
@@ -456,6 +525,14 @@ def _merge_chunks(previous: GraphIndex, documents: pd.DataFrame, text_units: pd.
 # -- helpers ---------------------------------------------------------------------------------
 
 
+def _embedder(embedding_model: Any) -> tuple[Embedder | None, str]:
+    """The build's embedder and where it came from (said in the summary and ``idx.meta``)."""
+    if embedding_model is None:
+        return default_embedder()
+    emb = resolve_embedder(embedding_model)
+    return emb, "passed as embedding_model" if emb is not None else ""
+
+
 def _exact_counter(model: Any) -> Any:
     from .llm import LMStudioChat
 
@@ -499,6 +576,9 @@ def _print_summary(idx: GraphIndex, progress: Any) -> None:
           f"{int(tot['calls'])} calls ({int(tot['cached_calls'])} cached), "
           f"{int(tot['prompt_tokens'])} prompt + {int(tot['completion_tokens'])} completion "
           f"tokens, {tot['seconds']:.1f} s — details in idx.stats")
+    emb = idx.meta.get("embedder")
+    print(f"[lmsnb.graphrag] embeddings: {emb['key']} ({emb['source']})" if emb else
+          "[lmsnb.graphrag] embeddings: none (embedding_model=False)")
 
 
 # -- estimate --------------------------------------------------------------------------------

@@ -624,17 +624,20 @@ def prune_graph(nodes: pd.DataFrame, edges: pd.DataFrame, *, min_node_freq: int 
 
 
 def describe_entities(entities: pd.DataFrame, text_units: pd.DataFrame,
-                      max_words: int = 60) -> list[str]:
+                      max_words: int = 60, aliases: dict[str, list[str]] | None = None
+                      ) -> list[str]:
     """Extractive descriptions: the first sentences mentioning each phrase.
 
     GraphRAG leaves fast-method descriptions empty; a quoted sentence makes the
-    ``entity_description`` embedding (and local search) useful at no LLM cost.
+    ``entity_description`` embedding (and local search) useful at no LLM cost. ``aliases``
+    (title -> other names: ``ALEX MERCER`` -> ``ALEX``, ``AGENT MERCER``) count as mentions.
     """
     text_of = dict(zip(text_units["id"], text_units["text"], strict=True))
+    aliases = aliases or {}
     out = []
     for title, uids in zip(entities["title"], entities["text_unit_ids"], strict=True):
         sents: list[str] = []
-        pat = _mention_pattern(title)
+        pat = _mention_pattern(title, aliases.get(title, ()))
         for uid in list(uids)[:3]:
             for s in re.split(r"(?<=[.!?])\s+", text_of.get(uid, "")):
                 flat = " ".join(s.split())
@@ -646,19 +649,27 @@ def describe_entities(entities: pd.DataFrame, text_units: pd.DataFrame,
     return out
 
 
-def _mention_pattern(title: str) -> re.Pattern[str]:
-    """How ``title`` is written in the text (a speaking role also as ``the <noun>``)."""
-    pat = r"\s+".join(re.escape(w).replace("'", "['’]") for w in title.split())
-    m = re.fullmatch(r"[A-Z]+['’]S ([A-Z]+)", title)
-    if m:
-        pat += rf"|\b(?:the|his|her)\s+{m.group(1)}"
-    return re.compile(rf"\b(?:{pat})\b", re.I)
+def _mention_pattern(title: str, forms: Any = ()) -> re.Pattern[str]:
+    """How ``title`` (or one of its other ``forms``) is written in the text (a speaking role
+    also as ``the <noun>``)."""
+    pats = []
+    for name in dict.fromkeys([title, *forms]):
+        pat = r"[\s:]+".join(re.escape(w.strip(":")).replace("'", "['’]")
+                             for w in str(name).split())
+        m = re.fullmatch(r"[A-Z]+['’]S ([A-Z]+)", name)
+        if m:
+            pat += rf"|\b(?:the|his|her)\s+{m.group(1)}"
+        pats.append(pat)
+    return re.compile(rf"\b(?:{'|'.join(pats)})\b", re.I)
 
 
 def describe_relationship(source: str, target: str, units: list[str],
-                          text_of: dict[str, Any]) -> str:
+                          text_of: dict[str, Any],
+                          aliases: dict[str, list[str]] | None = None) -> str:
     """A sentence that mentions both ends, or a plain co-occurrence statement."""
-    ps, pt = _mention_pattern(source), _mention_pattern(target)
+    aliases = aliases or {}
+    ps = _mention_pattern(source, aliases.get(source, ()))
+    pt = _mention_pattern(target, aliases.get(target, ()))
     for uid in units[:3]:
         for s in re.split(r"(?<=[.!?])\s+", text_of.get(uid, "")):
             if ps.search(s) and pt.search(s):
