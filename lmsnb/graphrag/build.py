@@ -122,6 +122,7 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     acc.wall("chunking", time.perf_counter() - t0)
 
     parse_report: dict[str, Any] = {}
+    aliases: dict[str, list[str]] = {}
     if method == "standard":
         assert chat is not None
         on_chunk = _live_feed(live)
@@ -152,7 +153,7 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
         acc.wall("summarize_descriptions", stage.finish())
     else:
         t0 = time.perf_counter()
-        entities, relationships = _fast_graph(text_units)
+        entities, relationships, aliases = _fast_graph(text_units)
         acc.wall("extract_graph_nlp", time.perf_counter() - t0)
 
     t0 = time.perf_counter()
@@ -194,6 +195,7 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
         "token_counter": counter.source, "parse_report": parse_report,
         "embedder": ({"key": idx.embedding_model, "source": embedder_source}
                      if embedder is not None else None),
+        **({"aliases": aliases} if aliases else {}),
         "settings": {"chunk_size": size, "chunk_overlap": overlap,
                      "entity_types": list(entity_types), "gleaning": gleaning,
                      "max_cluster_size": max_cluster_size, "seed": seed, "use_lcc": use_lcc,
@@ -446,14 +448,17 @@ def _merge_records(results: list[tuple[str, ParseResult]], previous: GraphIndex 
     return e_df, r_df
 
 
-def _fast_graph(text_units: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _fast_graph(text_units: pd.DataFrame
+                ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[str]]]:
     nodes, edges = build_cooccurrence_graph(text_units)
-    nodes = nodes.assign(id=None, description=describe_entities(nodes, text_units))
+    aliases = {t: list(a) for t, a in zip(nodes["title"], nodes["aliases"], strict=True) if a}
+    nodes = nodes.assign(id=None, description=describe_entities(nodes, text_units,
+                                                                aliases=aliases))
     text_of = dict(zip(text_units["id"], text_units["text"], strict=True))
     edges = edges.assign(id=None, description=[
-        describe_relationship(s, t, list(u), text_of) for s, t, u in
+        describe_relationship(s, t, list(u), text_of, aliases=aliases) for s, t, u in
         zip(edges["source"], edges["target"], edges["text_unit_ids"], strict=True)])
-    return nodes, edges
+    return nodes, edges, aliases
 
 
 def _finalize(entities: pd.DataFrame, relationships: pd.DataFrame, text_units: pd.DataFrame
