@@ -281,6 +281,10 @@ def test_a_part_folds_only_into_the_one_full_name_of_its_document():
     assert folds.get("BOB") == "BOB CRATCHIT"
     assert "CRATCHIT" not in folds  # two full names end with it
     assert "CHRISTMAS" not in folds  # Christmas Eve is not a person
+    wife = ("Then Bob Cratchit came in. 'Hi,' said Bob. 'Late again,' said Mrs. Cratchit, and "
+            "the tired Cratchit smiled.")
+    prof = CaseProfile.of(wife)
+    assert name_folds(set(noun_phrases(wife, prof)), prof) == {"BOB": "BOB CRATCHIT"}
     # per document: the same first name belongs to someone else in another document
     docs = ["Alex Mercer walked in. 'Ready,' said Alex. Alex Mercer sat. Alex left.",
             "Alex Smith walked in. 'Ready,' said Alex. Alex Smith sat. Alex left."]

@@ -105,6 +105,10 @@ president senator governor judge reverend rev
 # ALEX MERCER and BECKER) when the rest is a name; words that also start organisations' names
 # ("General Motors", "Major League") are not in the list.
 HONORIFICS = TITLES - {"m", "don", "dom", "pan"}
+# A surname after one of these is often a wife's or a daughter's (Mrs. Cratchit is not Bob
+# Cratchit): such a surname is not folded into a full name the text never titles so.
+FEMALE_TITLES = frozenset("""mrs ms miss madam madame mme mlle lady dame frau fräulein señora
+señorita sra srta doña dona senhora signora signorina pani mademoiselle""".split())
 # what precedes a common noun and never a name: a hyphenated compound is a noun (COUNTING-HOUSE,
 # DOOR-NAIL) only where the text uses it as one: "in his counting-house.", "as a door-nail."
 _NOUN_DET = frozenset("a an the his her their my our your its this that these those every each "
@@ -237,6 +241,7 @@ class CaseProfile:
     noun_caps: bool = False
     compounds: set[str] = field(default_factory=set)
     colon_titles: set[str] = field(default_factory=set)
+    female_titled: set[str] = field(default_factory=set)
 
     @classmethod
     def of(cls, texts: Any) -> CaseProfile:
@@ -267,6 +272,8 @@ class CaseProfile:
                 if m.group(1).lower() in TITLES:
                     prof.speakers.add(m.group(2).upper())
                     titled.add(m.group(2).lower())
+                    if m.group(1).lower() in FEMALE_TITLES:
+                        prof.female_titled.add(m.group(2).lower())
             for m in re.finditer(rf"\b({_UP}{_LOW}+)['’]s\s+([a-z]{{3,}})\b", text):
                 owners.setdefault(m.group(2), Counter())[m.group(1)] += 1
             for m in _INTRO.finditer(text):
@@ -675,8 +682,10 @@ def name_folds(phrases: set[str], profile: CaseProfile) -> dict[str, str]:
     ``MARLEY'S GHOST``) and that the text shows as a person (it speaks, or carries a title:
     :meth:`CaseProfile.is_person`), so ``CHRISTMAS`` never folds into ``CHRISTMAS EVE``.
     ``ALEX`` and ``MERCER`` fold into ``ALEX MERCER`` only when no other such name starts or
-    ends with that word (``CRATCHIT`` stays: ``BOB CRATCHIT``, ``MARTHA CRATCHIT``…). Call it
-    with one document's phrases: another document's ``ALEX`` may be someone else.
+    ends with that word (``CRATCHIT`` stays: ``BOB CRATCHIT``, ``MARTHA CRATCHIT``…), and a
+    surname the text writes after ``Mrs.``/``Miss``/… stays apart from a full name it never
+    titles so (``Mrs. Cratchit`` is not ``BOB CRATCHIT``). Call it with one document's phrases:
+    another document's ``ALEX`` may be someone else.
     """
     def named(p: str, strict: bool) -> bool:
         words = p.split()
@@ -695,6 +704,10 @@ def name_folds(phrases: set[str], profile: CaseProfile) -> dict[str, str]:
     for part, full in owners.items():
         if part in phrases and len(full) == 1:
             (name,) = full
+            first = name.split()[0]
+            if part != first and part.lower() in profile.female_titled \
+                    and first.lower() not in profile.female_titled:
+                continue
             if named(name, strict=True) and profile.is_person(name):
                 out[part] = name
     return out
