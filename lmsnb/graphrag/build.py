@@ -64,7 +64,8 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
                 use_lcc: bool = True, summary_threshold_tokens: int = 200,
                 summary_max_length: int = 500, report_max_input_tokens: int = 8000,
                 report_max_length: int = 2000, live: Any = False,
-                _previous: GraphIndex | None = None) -> GraphIndex:
+                _previous: GraphIndex | None = None,
+                _embedder_source: str | None = None) -> GraphIndex:
     """Build a GraphRAG index from ``docs`` (DataFrame with ``text``, list of strings, or folder).
 
     ``llm``: a model key (LM Studio), a :class:`ChatModel`, or None (standard: the first loaded
@@ -94,6 +95,7 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
 
         chat_model = LMStudioChat(None)
     embedder, embedder_source = _embedder(embedding_model)
+    embedder_source = _embedder_source or embedder_source
 
     t_start = time.perf_counter()
     acc = Accounting()
@@ -224,7 +226,8 @@ def update_index(index: GraphIndex, docs: Any, *, remove_missing: bool | None = 
 
     from . import edit
 
-    known = set(inspect.signature(build_index).parameters) - {"docs", "_previous"}
+    known = set(inspect.signature(build_index).parameters) - {"docs", "_previous",
+                                                              "_embedder_source"}
     for key in kw:
         if key not in known:
             import difflib
@@ -255,6 +258,8 @@ def update_index(index: GraphIndex, docs: Any, *, remove_missing: bool | None = 
     settings = dict(index.meta.get("settings", {}))
     method = kw.pop("method", index.meta.get("method", "standard"))
     kw.setdefault("llm", index.meta.get("llm"))
+    if "embedding_model" not in kw and index.embeddings:
+        kw["_embedder_source"] = "the model this index was embedded with"
     kw.setdefault("embedding_model", index.embedding_model if index.embeddings else False)
     for k in ("chunk_size", "chunk_overlap", "entity_types", "gleaning", "max_cluster_size",
               "seed", "use_lcc"):
@@ -286,7 +291,7 @@ def update_index(index: GraphIndex, docs: Any, *, remove_missing: bool | None = 
     if out.stale:
         emb = kw.get("embedding_model")
         refreshed.append(edit.refresh(out, llm=kw["llm"], prompts=kw.get("prompts"),
-                                      embedding_model=emb if emb not in (None, False) else None,
+                                      embedding_model=emb if emb is not False else None,
                                       **again))
     parts = [s for s in [out.stats, *(r.stats for r in refreshed)] if s is not None and len(s)]
     if refreshed and parts:  # idx.stats accounts for every call the update made

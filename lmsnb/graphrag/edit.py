@@ -225,7 +225,7 @@ def merge_entities(index: Any, names: Any, into: str | None = None) -> Edit:
     ed.merge(keep, members, target, freq)
     titles = _titles(ents, rows)
     return ed.commit("merge", {"op": "merge", "entities": titles, "into": target},
-                     f"Merged {', '.join(titles)} into {target}")
+                     f"Merged {', '.join(t for t in titles if t != target)} into {target}")
 
 
 def rename_entity(index: Any, old: str, new: str) -> Edit:
