@@ -408,24 +408,35 @@ def test_update_replaces_a_changed_document_and_removes_a_missing_one(stub_built
     assert set(gone.text_units["id"]) == set(stub_built.documents["text_unit_ids"].iloc[0])
 
 
-def test_update_keeps_your_merges(fast_built, dulce_parts, tmp_path):
-    idx = fast_built.copy()
-    titles = set(idx.entities["title"])
-    a, b = [t for t in ("TAYLOR CRUZ", "JORDAN HAYES", "SAM RIVERA") if t in titles][:2]
-    idx.merge_entities([a, b], into="THE PAIR")
+def test_update_keeps_your_merges_and_follows_the_folder(dulce_parts, tmp_path, capsys):
     folder = tmp_path / "docs"
     folder.mkdir()
     (folder / "part1.txt").write_text(dulce_parts[0], encoding="utf-8")
     (folder / "part2.txt").write_text(dulce_parts[1], encoding="utf-8")
-    (folder / "part3.txt").write_text(f"Later, {a} met {b} again at the gate.", encoding="utf-8")
-    new = idx.update(folder, progress=False, cache_dir=None)
+    idx = build_index(folder, method="fast", embedding_model=LocalEmbedder(32), cache_dir=None,
+                      progress=False)
+    titles = set(idx.entities["title"])
+    a, b = [t for t in ("TAYLOR CRUZ", "JORDAN HAYES", "SAM RIVERA") if t in titles][:2]
+    idx.merge_entities([a, b], into="THE PAIR")
+    (folder / "part3.txt").write_text(f"Later, {a.title()} met {b.title()} again at the gate.",
+                                      encoding="utf-8")
+    new = idx.update(folder, cache_dir=None)
+    assert "documents: 1 added, 0 changed, 0 removed, 2 unchanged" in capsys.readouterr().out
     check_consistent(new)
     assert "THE PAIR" in set(new.entities["title"])
-    assert not {a, b} & set(new.entities["title"])
+    assert not {a, b} & set(new.entities["title"])  # the new text's mentions joined it
     assert new.stale == {}
     assert new.meta["edits"] == idx.meta["edits"]
-    # a folder is the corpus: a file removed from it leaves the index
+    # the folder is the corpus: an edited file is changed, a deleted one leaves the index
     (folder / "part3.txt").unlink()
-    (folder / "part2.txt").unlink()
-    smaller = new.update(folder, progress=False, cache_dir=None)
-    assert list(smaller.documents["title"]) == ["part1.txt"]
+    (folder / "part2.txt").write_text(dulce_parts[1].replace("Dulce", "Dulce Base", 5),
+                                      encoding="utf-8")
+    newer = new.update(folder, cache_dir=None)
+    assert "documents: 0 added, 1 changed, 1 removed, 1 unchanged" in capsys.readouterr().out
+    check_consistent(newer)
+    assert list(newer.documents["title"]) == ["part1.txt", "part2.txt"]
+    assert newer.documents["id"].iloc[1] != new.documents["id"].iloc[1]
+    assert "THE PAIR" in set(newer.entities["title"])
+    # a folder read with other patterns: files that are still there stay
+    same = newer.update(folder, include="*.md", cache_dir=None, progress=False)
+    assert len(same.documents) == 2

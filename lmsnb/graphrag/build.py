@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..errors import ConfigError, GraphIndexError, PredictionError
 from .cache import DEFAULT_CACHE_DIR, CachedChat, DiskCache
-from .chunking import check_chunking, chunk_documents, load_documents
+from .chunking import check_chunking, chunk_documents
 from .communities import MAX_CLUSTER_SIZE, SEED, create_communities
 from .embed_index import embed_index
 from .extract import (
@@ -38,6 +38,8 @@ from .fast import (
     describe_relationship,
 )
 from .index import GraphIndex
+from .inputs import OPTIONS as INPUT_OPTIONS
+from .inputs import InputReport, classify, load_documents
 from .llm import ChatModel, Embedder, default_embedder, resolve_chat, resolve_embedder
 from .progress import Accounting, Progress, run_parallel
 from .reports import create_reports
@@ -64,9 +66,17 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
                 use_lcc: bool = True, summary_threshold_tokens: int = 200,
                 summary_max_length: int = 500, report_max_input_tokens: int = 8000,
                 report_max_length: int = 2000, live: Any = False,
+                include: Any = None, exclude: Any = None, text_column: str | None = None,
+                title_column: str | None = None, encoding: str | None = None,
                 _previous: GraphIndex | None = None,
+                _loaded: tuple[pd.DataFrame, InputReport] | None = None,
                 _embedder_source: str | None = None) -> GraphIndex:
-    """Build a GraphRAG index from ``docs`` (DataFrame with ``text``, list of strings, or folder).
+    """Build a GraphRAG index from ``docs``: texts, paths, glob patterns, folders, DataFrames.
+
+    ``docs`` and ``include``, ``exclude``, ``text_column``, ``title_column``, ``encoding`` are
+    read by :func:`lmsnb.graphrag.inputs.load_documents` (formats, patterns, which column holds
+    the text); the build prints which files it took and which it skipped and why, and keeps that
+    in ``idx.meta["inputs"]``; ``idx.documents["source"]`` is the file each document came from.
 
     ``llm``: a model key (LM Studio), a :class:`ChatModel`, or None (standard: the first loaded
     LLM; fast: no LLM, extractive reports). ``embedding_model``: a key, an :class:`Embedder`,
@@ -108,11 +118,14 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
 
     # -- documents and chunks -------------------------------------------------------------
     t0 = time.perf_counter()
-    documents = load_documents(docs)
+    documents, report = _loaded or load_documents(
+        docs, include=include, exclude=exclude, text_column=text_column,
+        title_column=title_column, encoding=encoding)
     if _previous is None and not len(documents):
-        raise GraphIndexError("There is no text to index: every document is empty",
-                              hint="check the input (a list of strings, a folder of .txt files, "
-                                   "or a DataFrame whose 'text' column holds the text)")
+        raise report.no_text_error()
+    if progress and not callable(progress):
+        for line in report.lines():
+            print(f"[lmsnb.graphrag] {line}")
     # Only the standard method's chunks are cut in the LLM's own tokens: a fast index must not
     # change with llm= (which only writes its reports), so it always counts with the estimate.
     counter = TokenCounter(_exact_counter(chat_model) if method == "standard" else None)
@@ -195,6 +208,7 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     idx.meta = {
         "method": method, "llm": getattr(chat_model, "key", None) if chat_model else None,
         "token_counter": counter.source, "parse_report": parse_report,
+        "inputs": report.to_dict(),
         "embedder": ({"key": idx.embedding_model, "source": embedder_source}
                      if embedder is not None else None),
         **({"aliases": aliases} if aliases else {}),
@@ -215,8 +229,8 @@ def update_index(index: GraphIndex, docs: Any, *, remove_missing: bool | None = 
                  **kw: Any) -> GraphIndex:
     """The index for ``docs`` without a full rebuild (see :meth:`GraphIndex.update`).
 
-    Documents are compared by content hash (and by title where ``docs`` names them): removed
-    and replaced documents leave with what only they supported (:mod:`.edit`), and the
+    Documents are compared by content hash (and by file or title where ``docs`` names them):
+    removed and replaced documents leave with what only they supported (:mod:`.edit`), and the
     descriptions that lost sources are re-derived; only chunks not already extracted cost LLM
     calls; existing entities keep their ids; communities are re-clustered on the whole graph
     and reports/embeddings come from the cache wherever their input did not change. The
@@ -226,8 +240,8 @@ def update_index(index: GraphIndex, docs: Any, *, remove_missing: bool | None = 
 
     from . import edit
 
-    known = set(inspect.signature(build_index).parameters) - {"docs", "_previous",
-                                                              "_embedder_source"}
+    private = {"docs", "_previous", "_loaded", "_embedder_source"}
+    known = set(inspect.signature(build_index).parameters) - private
     for key in kw:
         if key not in known:
             import difflib
@@ -239,11 +253,14 @@ def update_index(index: GraphIndex, docs: Any, *, remove_missing: bool | None = 
     if not isinstance(index, GraphIndex):
         raise GraphIndexError(f"Cannot update a {type(index).__name__}",
                               hint="pass a GraphIndex (build_index or GraphIndex.from_parquet)")
-    new = load_documents(docs)
-    if remove_missing is None:
-        remove_missing = _is_folder(docs)  # a folder is the corpus: a deleted file leaves
-    changes = edit.document_changes(index, new, titled=_names_documents(docs),
-                                    remove_missing=bool(remove_missing))
+    new, report = load_documents(docs, **{k: kw.pop(k) for k in INPUT_OPTIONS if k in kw})
+    removable = (_files_gone(index, docs) if remove_missing is None
+                 else None if remove_missing else set())
+    changes = edit.document_changes(index, new, removable=removable)
+    already = new["id"].isin(set(index.documents["id"].astype(str)))
+    if already.any():
+        report.leave_out(already.tolist(), "already in the index")
+        new = new[~already].reset_index(drop=True)
     show = kw.get("progress", True) and not callable(kw.get("progress"))
     harmless = {"llm", "progress", "cache_dir", "concurrency", "retries", "retry_backoff",
                 "manage_models", "model_ttl", "live"}
@@ -265,23 +282,22 @@ def update_index(index: GraphIndex, docs: Any, *, remove_missing: bool | None = 
               "seed", "use_lcc"):
         if k in settings:
             kw.setdefault(k, settings[k])
-    cols = ["id", "title", "text"]
-    fresh = pd.concat([changes.changed[cols], changes.added[cols]], ignore_index=True)
     gone = changes.replaced + changes.removed
     again = {k: kw[k] for k in ("cache_dir", "concurrency", "retries", "retry_backoff",
                                 "progress") if k in kw}
     t0 = time.perf_counter()
     refreshed = []
     if method == "fast":  # the co-occurrence graph is cheap: rebuild it from all documents
-        kept = index.documents[~index.documents["id"].astype(str).isin(gone)][cols]
-        out = build_index(pd.concat([kept, fresh], ignore_index=True), method="fast", **kw)
+        kept = index.documents[~index.documents["id"].astype(str).isin(gone)]
+        corpus, _ = load_documents(pd.concat([kept, new], ignore_index=True))
+        out = build_index(None, method="fast", _loaded=(corpus, report), **kw)
     else:
         work = replace(index, meta=dict(index.meta), embeddings=dict(index.embeddings))
         if gone:
             edit.delete_documents(work, gone, log=False)
             refreshed.append(edit.refresh(work, llm=kw["llm"], kinds=("descriptions",),
                                           prompts=kw.get("prompts"), **again))
-        out = build_index(fresh, method=method, _previous=work, **kw)
+        out = build_index(None, method=method, _previous=work, _loaded=(new, report), **kw)
     aliases = {**(out.meta.get("aliases") or {})}
     for title, forms in (index.meta.get("aliases") or {}).items():
         aliases[title] = list(dict.fromkeys([*aliases.get(title, []), *forms]))
@@ -302,26 +318,32 @@ def update_index(index: GraphIndex, docs: Any, *, remove_missing: bool | None = 
     return out
 
 
-def _is_folder(docs: Any) -> bool:
+def _files_gone(index: GraphIndex, docs: Any) -> set[str]:
+    """Ids of index documents read from a file inside the folder (or under the glob pattern's
+    folder) ``docs`` names that is no longer there: deleted files leave the index."""
     import os
     from pathlib import Path
 
-    return isinstance(docs, (str, os.PathLike)) and "\n" not in str(docs) and \
-        len(str(docs)) < 4096 and Path(docs).expanduser().is_dir()
+    from .inputs import _glob_base
 
-
-def _names_documents(docs: Any) -> bool:
-    """Whether ``docs`` gives its documents their own titles (file names, a title column), so
-    that a title seen again with other text is a changed document rather than a new one."""
-    import os
-    from pathlib import Path
-
-    if isinstance(docs, pd.DataFrame):
-        return "title" in docs.columns
-    if isinstance(docs, os.PathLike):
-        return True
-    return isinstance(docs, str) and "\n" not in docs and len(docs) < 4096 and \
-        Path(docs).expanduser().exists()
+    if isinstance(docs, os.PathLike) or (isinstance(docs, str) and classify(docs) == "path"):
+        base = Path(os.fspath(docs).strip()).expanduser()
+    elif isinstance(docs, str) and classify(docs) == "glob":
+        base = _glob_base(docs.strip())
+    else:
+        return set()
+    if not base.is_dir() or "source" not in index.documents:
+        return set()
+    base = base.resolve()
+    gone = set()
+    for doc_id, src in zip(index.documents["id"].astype(str), index.documents["source"],
+                           strict=True):
+        if not isinstance(src, str) or not src:
+            continue
+        path = Path(src).expanduser()
+        if not path.exists() and base in path.resolve().parents:
+            gone.add(doc_id)
+    return gone
 
 
 # -- extraction ----------------------------------------------------------------------------
@@ -596,7 +618,9 @@ def _print_summary(idx: GraphIndex, progress: Any) -> None:
 
 def estimate(docs: Any, llm: str | ChatModel | None = None, method: str = "standard", *,
              chunk_size: int | None = None, chunk_overlap: int | None = None,
-             gleaning: str = "auto", prompts: Any = None) -> pd.DataFrame:
+             gleaning: str = "auto", prompts: Any = None, include: Any = None,
+             exclude: Any = None, text_column: str | None = None,
+             title_column: str | None = None, encoding: str | None = None) -> pd.DataFrame:
     """Before a run: expected calls and tokens per stage (a small DataFrame).
 
     Chunking is exact (it is local); the rest uses ratios measured on the simulator's GraphRAG
@@ -612,7 +636,9 @@ def estimate(docs: Any, llm: str | ChatModel | None = None, method: str = "stand
     size = chunk_size if chunk_size is not None else size
     overlap = chunk_overlap if chunk_overlap is not None else overlap
     check_chunking(size, overlap)
-    documents = load_documents(docs)
+    documents, _ = load_documents(docs, include=include, exclude=exclude,
+                                  text_column=text_column, title_column=title_column,
+                                  encoding=encoding)
     units = chunk_documents(documents, size, overlap, TokenCounter())
     n = len(units)
     chunk_tokens = int(units["n_tokens"].sum())

@@ -1022,35 +1022,56 @@ class DocumentChanges:
         return "documents: " + ", ".join(parts) + note
 
 
-def document_changes(index: Any, new: pd.DataFrame, *, titled: bool,
-                     remove_missing: bool) -> DocumentChanges:
-    """Compare by content hash (the document id) and, when the input names its documents (a
-    folder's file names, a ``title`` column), by title: same title, new text = changed."""
+def document_changes(index: Any, new: pd.DataFrame, *,
+                     removable: set[str] | None = None) -> DocumentChanges:
+    """Compare by content hash (the document id) and by name: a document from a file the index
+    has read (``source``), or with a title it has that the input gave (not the ``document N`` of
+    a plain string), but with other text, is changed. Index documents ``new`` lacks are removed
+    when ``removable`` (ids) has them; ``removable=None``: all of them."""
     old = index.documents
     old_ids = old["id"].astype(str).tolist()
     old_set = set(old_ids)
-    by_title: dict[str, str] = {}
-    if titled:
-        for i, t in zip(old_ids, old["title"].astype(str), strict=True):
-            by_title.setdefault(t, i)
+    by_name: dict[Any, str] = {}
+    for i, key in zip(old_ids, _document_keys(old), strict=True):
+        if key is not None:
+            by_name.setdefault(key, i)
     seen: set[str] = set()
     added, changed, replaced = [], [], []
-    for pos, (i, t) in enumerate(zip(new["id"].astype(str), new["title"].astype(str),
-                                     strict=True)):
+    for pos, (i, key) in enumerate(zip(new["id"].astype(str), _document_keys(new),
+                                       strict=True)):
         if i in old_set:
             seen.add(i)
-        elif titled and t in by_title and by_title[t] not in seen:
-            seen.add(by_title[t])
+        elif key is not None and key in by_name and by_name[key] not in seen:
+            seen.add(by_name[key])
             changed.append(pos)
-            replaced.append(by_title[t])
+            replaced.append(by_name[key])
         else:
             added.append(pos)
     missing = [i for i in old_ids if i not in seen]
+    removed = [i for i in missing if removable is None or i in removable]
     return DocumentChanges(added=new.iloc[added].reset_index(drop=True),
                            changed=new.iloc[changed].reset_index(drop=True),
-                           replaced=replaced, removed=missing if remove_missing else [],
+                           replaced=replaced, removed=removed,
                            unchanged=len(seen) - len(replaced),
-                           kept_missing=0 if remove_missing else len(missing))
+                           kept_missing=len(missing) - len(removed))
+
+
+def _document_keys(docs: pd.DataFrame) -> list[Any]:
+    """What names each document: its file (and title, for a file of many rows), else a title
+    the input gave; None for a plain string (``document 3`` is its position, not a name)."""
+    import re
+
+    titles = docs["title"].astype(str).tolist() if "title" in docs else [""] * len(docs)
+    sources = docs["source"].tolist() if "source" in docs else [None] * len(docs)
+    keys: list[Any] = []
+    for title, src in zip(titles, sources, strict=True):
+        if src is not None and not (isinstance(src, float) and src != src) and str(src):
+            keys.append(("file", str(src), title))
+        elif title and not re.fullmatch(r"document \d+", title):
+            keys.append(("title", title))
+        else:
+            keys.append(None)
+    return keys
 
 
 def replay(index: Any, edits: list[dict[str, Any]]) -> int:
