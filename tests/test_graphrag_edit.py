@@ -440,3 +440,68 @@ def test_update_keeps_your_merges_and_follows_the_folder(dulce_parts, tmp_path, 
     # a folder read with other patterns: files that are still there stay
     same = newer.update(folder, include="*.md", cache_dir=None, progress=False)
     assert len(same.documents) == 2
+
+
+# -- every edit, on every kind of index: consistent, saved in GraphRAG's schema, loaded back ----------
+
+
+def _top(idx: GraphIndex, n: int) -> list[str]:
+    ent = idx.entities.sort_values(["degree", "frequency"], ascending=False)
+    return [str(t) for t in ent["title"].head(n)]
+
+
+EDITS = {
+    "merge": lambda idx: idx.merge_entities(_top(idx, 3)[1:], into=_top(idx, 3)[1]),
+    "merge into a new title": lambda idx: idx.merge_entities(_top(idx, 2), into="Someone New"),
+    "rename": lambda idx: idx.rename_entity(_top(idx, 1)[0], "Renamed"),
+    "delete entities": lambda idx: idx.delete_entities(_top(idx, 2)),
+    "delete a document": lambda idx: idx.delete_documents(
+        [idx.documents["title"].iloc[-1]] if len(idx.documents) > 1 else []),
+}
+
+
+@pytest.fixture(params=["graphrag", "stub", "fast"])
+def any_index(request, carol_loaded, stub_built, fast_built) -> GraphIndex:
+    return {"graphrag": carol_loaded, "stub": stub_built, "fast": fast_built}[request.param]
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+def test_every_edit_keeps_the_tables_consistent_and_graphrags_schema(any_index, edit, tmp_path):
+    idx = any_index.copy()
+    if edit == "delete a document" and len(idx.documents) < 2:
+        idx.delete_documents([idx.documents["id"].iloc[0]])  # the fixture's only document
+        assert len(idx.entities) == len(idx.relationships) == len(idx.communities) == 0
+    else:
+        EDITS[edit](idx)
+    check_consistent(idx, any_index)
+    idx.to_parquet(tmp_path)
+    for name in any_index.tables():  # lmsnb's own builds add columns (documents.source)
+        want = pq.read_schema(CAROL / f"{name}.parquet")
+        got = pq.read_schema(tmp_path / f"{name}.parquet")
+        for f in want:  # every GraphRAG column, with GraphRAG's type
+            if f.name != "raw_data":
+                assert got.field(f.name).type == f.type, (name, f.name)
+    back = GraphIndex.from_parquet(tmp_path)
+    check_consistent(back)
+    for name, df in idx.tables().items():
+        assert list(back.tables()[name]["id"]) == list(df["id"]), name
+    assert back.meta.get("stale") == idx.meta.get("stale")
+    assert back.meta.get("edits") == idx.meta.get("edits")
+
+
+def test_refresh_of_graphrags_own_output_pays_only_for_stale_reports(carol, tmp_path):
+    carol.merge_entities(["SCROOGE", "EBENEZER SCROOGE", "MR. SCROOGE"], into="EBENEZER SCROOGE")
+    stale = carol.meta["stale"]
+    n_reports = len(stale["community_reports"])
+    before = carol.community_reports.set_index("community")["full_content"]
+    llm = StubLLM()
+    done = carol.refresh(llm=llm, cache_dir=tmp_path, progress=False)
+    stats = done.stats.set_index("stage")
+    assert stats.loc["community_reports", "calls"] == n_reports == done.reports
+    # GraphRAG's descriptions are short: joined where the build would not summarise
+    assert llm.calls == n_reports + stats.loc["summarize_descriptions", "calls"]
+    after = carol.community_reports.set_index("community")["full_content"]
+    changed = {c for c in after.index if after[c] != before[c]}
+    assert changed == set(stale["community_reports"])
+    assert carol.stale == {}
+    check_consistent(carol)

@@ -443,8 +443,8 @@ class _Editor:
         docs = idx.documents
         if self.gone_docs or self.gone_units:
             docs = docs[~docs["id"].astype(str).isin(self.gone_docs)].copy()
-            docs["text_unit_ids"] = [[u for u in _list(us) if u not in self.gone_units]
-                                     for us in docs["text_unit_ids"]]
+            docs["text_unit_ids"] = _objects([[u for u in _list(us) if u not in self.gone_units]
+                                              for us in docs["text_unit_ids"]], docs)
         embeddings = {}
         for name, df in idx.embeddings.items():
             drop = {"entity_description": gone_ents, "text_unit_text": self.gone_units,
@@ -510,7 +510,7 @@ class _Editor:
             before = [_list(u) for u in rels["text_unit_ids"]]
             after = [[u for u in us if u not in self.gone_units] for us in before]
             lost = [len(a) != len(b) for a, b in zip(after, before, strict=True)]
-            rels["text_unit_ids"] = after
+            rels["text_unit_ids"] = _objects(after, rels)
             for rid, a, b, was in zip(ids, after, before, lost, strict=True):
                 if was and b and not a:
                     gone.add(rid)
@@ -574,11 +574,13 @@ class _Editor:
                     out.append(v)
             return out
 
-        tu["entity_ids"] = [remap(v, self.id_map, gone_ents - set(self.id_map))
-                            for v in tu["entity_ids"]]
-        tu["relationship_ids"] = [remap(v, rel_map, gone_rels) for v in tu["relationship_ids"]]
+        tu["entity_ids"] = _objects([remap(v, self.id_map, gone_ents - set(self.id_map))
+                                     for v in tu["entity_ids"]], tu)
+        tu["relationship_ids"] = _objects([remap(v, rel_map, gone_rels)
+                                           for v in tu["relationship_ids"]], tu)
         if "covariate_ids" in tu and gone_cov:
-            tu["covariate_ids"] = [remap(v, {}, gone_cov) for v in tu["covariate_ids"]]
+            tu["covariate_ids"] = _objects([remap(v, {}, gone_cov) for v in tu["covariate_ids"]],
+                                           tu)
         return tu.reset_index(drop=True)
 
     def _communities(self, ents: pd.DataFrame, rels: pd.DataFrame, rel_map: dict[str, str],
@@ -632,9 +634,9 @@ class _Editor:
             new_e.append(e2)
             new_r.append(r2)
             new_u.append(sorted({u for r in r2 for u in _list(units_of.get(r))}))
-        com["entity_ids"] = new_e
-        com["relationship_ids"] = new_r
-        com["text_unit_ids"] = new_u
+        com["entity_ids"] = _objects(new_e, com)
+        com["relationship_ids"] = _objects(new_r, com)
+        com["text_unit_ids"] = _objects(new_u, com)
         com["size"] = np.array([len(x) for x in new_e], dtype="int64")
         empty = set(com.loc[com["size"] == 0, "community"].astype(int)) & affected
         gone_reports: set[str] = set()
@@ -649,8 +651,8 @@ class _Editor:
                 return p
 
             com["parent"] = np.array([up(int(p)) for p in com["parent"]], dtype="int64")
-            com["children"] = [[int(c) for c in _list(ch) if int(c) not in empty]
-                               for ch in com["children"]]
+            com["children"] = _objects([[int(c) for c in _list(ch) if int(c) not in empty]
+                                        for ch in com["children"]], com)
             gone_reports = set(reps.loc[reps["community"].astype(int).isin(empty), "id"]
                                .astype(str))
             reps = reps[~reps["community"].astype(int).isin(empty)].copy()
@@ -664,9 +666,14 @@ class _Editor:
                                                                     strict=True)], dtype="int64")
             reps["parent"] = np.array([par.get(c, p) for c, p in zip(cids, reps["parent"],
                                                                     strict=True)], dtype="int64")
-            reps["children"] = [kids.get(c, ch) for c, ch in zip(cids, reps["children"],
-                                                                 strict=True)]
+            reps["children"] = _objects([kids.get(c, ch) for c, ch in
+                                         zip(cids, reps["children"], strict=True)], reps)
         return com, reps.reset_index(drop=True), affected - empty, gone_reports
+
+
+def _objects(values: list[Any], df: pd.DataFrame) -> pd.Series:
+    """A column of lists: object dtype even when empty (pandas would make it float64)."""
+    return pd.Series(values, index=df.index, dtype=object)
 
 
 def _combine_parallel(rels: pd.DataFrame, changed: set[str]
