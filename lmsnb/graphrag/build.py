@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import Counter
 from dataclasses import replace
 from typing import Any
 
@@ -19,6 +18,7 @@ from ..errors import ConfigError, GraphIndexError, PredictionError
 from .cache import DEFAULT_CACHE_DIR, CachedChat, DiskCache
 from .chunking import check_chunking, chunk_documents
 from .communities import MAX_CLUSTER_SIZE, SEED, create_communities
+from .edit import node_degrees
 from .embed_index import embed_index
 from .extract import (
     DEFAULT_ENTITY_TYPES,
@@ -491,11 +491,7 @@ def _fast_graph(text_units: pd.DataFrame
 def _finalize(entities: pd.DataFrame, relationships: pd.DataFrame, text_units: pd.DataFrame
               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Ids, human-readable ids, degrees and the text-unit back-references (GraphRAG columns)."""
-    deg: Counter[str] = Counter()
-    for s, t in {tuple(sorted(p)) for p in zip(relationships["source"], relationships["target"],
-                                                strict=True)}:
-        deg[s] += 1
-        deg[t] += 1
+    deg = node_degrees(relationships["source"].astype(str), relationships["target"].astype(str))
     e = pd.DataFrame({
         "id": [i if isinstance(i, str) and i else str(uuid.uuid5(_NS, t))
                for i, t in zip(entities["id"], entities["title"], strict=True)],

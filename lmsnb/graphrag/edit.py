@@ -157,7 +157,7 @@ def find(df: pd.DataFrame, names: Any, what: str = "entity", col: str = "title",
         exact.setdefault(t, []).append(i)
         folded.setdefault(" ".join(t.split()).casefold(), []).append(i)
     ids: dict[str, list[int]] = {}
-    for i, x in enumerate(df["id"].astype(str)):
+    for i, x in enumerate(_strs(df["id"])):
         ids.setdefault(x, []).append(i)
     rows: list[int] = []
     unknown = []
@@ -204,7 +204,7 @@ def merge_entities(index: Any, names: Any, into: str | None = None) -> Edit:
                                   hint="e.g. idx.merge_entities(['ALEX', 'AGENT MERCER'], "
                                        "into='ALEX MERCER')")
         into = " ".join(into.split())
-        same = [i for i, t in enumerate(ents["title"].astype(str))
+        same = [i for i, t in enumerate(_strs(ents["title"]))
                 if t.casefold() == into.casefold()]
         if same:  # an existing entity (whatever the case you typed) joins and keeps its title
             into = str(ents["title"].iloc[same[0]])
@@ -237,7 +237,7 @@ def rename_entity(index: Any, old: str, new: str) -> Edit:
                               hint="e.g. idx.rename_entity('ALEX', 'ALEX MERCER')")
     new = " ".join(new.split())
     current = _titles(ents, rows)
-    taken = [t for t in ents["title"].astype(str)
+    taken = [t for t in _strs(ents["title"])
              if t.casefold() == new.casefold() and t not in current]
     if taken:
         raise GraphIndexError(f"There is already an entity called {taken[0]!r}",
@@ -286,13 +286,15 @@ def _list(v: Any) -> list[Any]:
     return list(v)
 
 
-def node_degrees(sources: Iterable[str], targets: Iterable[str]) -> Counter[str]:
+def node_degrees(sources: Iterable[str], targets: Iterable[str]) -> dict[str, int]:
     """GraphRAG's ``degree``: distinct neighbours, edges taken undirected."""
-    deg: Counter[str] = Counter()
-    for s, t in {tuple(sorted(p)) for p in zip(sources, targets, strict=True)}:
-        deg[s] += 1
-        deg[t] += 1
-    return deg
+    src = pd.Series(list(sources), dtype="string")
+    tgt = pd.Series(list(targets), dtype="string")
+    first = src <= tgt
+    pairs = pd.DataFrame({"a": src.where(first, tgt), "b": tgt.where(first, src)})
+    pairs = pairs.drop_duplicates()
+    return {str(k): int(v) for k, v in
+            pd.concat([pairs["a"], pairs["b"]]).value_counts(sort=False).items()}
 
 
 class _Editor:
@@ -388,11 +390,11 @@ class _Editor:
         tu = idx.text_units
         self.gone_units = set(tu.loc[tu["document_id"].astype(str).isin(gone), "id"].astype(str)) \
             - still
-        self.moved_units = {u: d for d, us in zip(kept["id"].astype(str), kept["text_unit_ids"],
+        self.moved_units = {u: d for d, us in zip(_strs(kept["id"]), kept["text_unit_ids"],
                                                   strict=True) for u in _list(us)}
         e = self.ents
         drop = []
-        for pos, (eid, units) in enumerate(zip(e["id"].astype(str), e["text_unit_ids"],
+        for pos, (eid, units) in enumerate(zip(_strs(e["id"]), e["text_unit_ids"],
                                                strict=True)):
             units = _list(units)
             left = [u for u in units if u not in self.gone_units]
@@ -427,13 +429,13 @@ class _Editor:
         idx = self.index
         ents = self.ents
         rels, rel_map, gone_rels, changed_rels, notes = self._relationships()
-        deg = node_degrees(rels["source"].astype(str), rels["target"].astype(str))
-        ents["degree"] = np.array([deg.get(t, 0) for t in ents["title"].astype(str)],
+        deg = node_degrees(_strs(rels["source"]), _strs(rels["target"]))
+        ents["degree"] = np.array([deg.get(t, 0) for t in _strs(ents["title"])],
                                   dtype="int64")
         ents["frequency"] = np.array([len(_list(u)) for u in ents["text_unit_ids"]], dtype="int64")
         rels["combined_degree"] = np.array(
             [deg.get(s, 0) + deg.get(t, 0) for s, t in
-             zip(rels["source"].astype(str), rels["target"].astype(str), strict=True)],
+             zip(_strs(rels["source"]), _strs(rels["target"]), strict=True)],
             dtype="int64")
         gone_ents = set(self.gone_ents) | set(self.id_map)
         cov, gone_cov = self._covariates()
@@ -511,7 +513,7 @@ class _Editor:
             after = [[u for u in us if u not in self.gone_units] for us in before]
             lost = [len(a) != len(b) for a, b in zip(after, before, strict=True)]
             rels["text_unit_ids"] = _objects(after, rels)
-            for rid, a, b, was in zip(ids, after, before, lost, strict=True):
+            for rid, a, b, was in zip(ids.tolist(), after, before, lost, strict=True):
                 if was and b and not a:
                     gone.add(rid)
                 elif was:
@@ -561,9 +563,9 @@ class _Editor:
         tu = tu.copy()
         moved = self.moved_units
         if moved:  # a unit shared with a document that stays now belongs to it
-            own = tu["document_id"].astype(str)
+            own = _strs(tu["document_id"])
             tu["document_id"] = [moved.get(u, d) if d in self.gone_docs else d
-                                 for u, d in zip(tu["id"].astype(str), own, strict=True)]
+                                 for u, d in zip(_strs(tu["id"]), own, strict=True)]
             tu["document_id"] = tu["document_id"].astype(self.index.text_units["document_id"].dtype)
 
         def remap(values: Any, mapping: dict[str, str], gone: set[str]) -> list[str]:
@@ -590,50 +592,40 @@ class _Editor:
         reps = self.index.community_reports.copy()
         if not len(com):
             return com, reps, set(), set()
-        title_of = dict(zip(ents["id"].astype(str), ents["title"].astype(str), strict=True))
-        all_titles = set(title_of.values())
-        ends = {r: (s, t) for r, s, t in zip(rels["id"].astype(str), rels["source"].astype(str),
-                                            rels["target"].astype(str), strict=True)}
-        units_of = dict(zip(rels["id"].astype(str), rels["text_unit_ids"], strict=True))
-        incident: dict[str, list[str]] = {}
-        for r, (s, t) in ends.items():
-            incident.setdefault(s, []).append(r)
-            incident.setdefault(t, []).append(r)
+        title_of = dict(zip(_strs(ents["id"]), _strs(ents["title"]), strict=True))
         survivors = {self.id_map[m] for m in self.id_map}
         moving = set(self.id_map) | {s for s in survivors if self.anchor.get(s, s) != s}
         touched_ents = self.changed_ents | gone_ents
         touched_rels = changed_rels | gone_rels | set(rel_map) | set(rel_map.values())
         affected: set[int] = set()
         new_e, new_r, new_u = [], [], []
+        src, tgt, rid = rels["source"], rels["target"], rels["id"]
+        phantom_s = phantom_t = None  # ends that name no entity (GraphRAG's output has some)
         for cid, es, rs, us in zip(com["community"].astype(int), com["entity_ids"],
                                    com["relationship_ids"], com["text_unit_ids"], strict=True):
-            es, rs = [str(x) for x in _list(es)], [str(x) for x in _list(rs)]
-            hit = bool(touched_ents & set(es)) or bool(touched_rels & set(rs))
-            if not hit:
+            if touched_ents.isdisjoint(_list(es)) and touched_rels.isdisjoint(_list(rs)):
                 new_e.append(es)
                 new_r.append(rs)
-                new_u.append(_list(us))
+                new_u.append(us)
                 continue
             affected.add(cid)
-            members = set(es)
-            e2 = [i for i in es if i not in gone_ents and i not in moving]
+            members = {str(x) for x in _list(es)}
+            e2 = [str(i) for i in _list(es) if i not in gone_ents and i not in moving]
             for s in survivors:
                 if self.anchor.get(s, s) in members and s not in e2:
                     e2.append(s)
             inside = {title_of[i] for i in e2 if i in title_of}
-            r2: list[str] = []
-            for r in rs:
-                r = rel_map.get(r, r)
-                if r in ends and r not in r2 and all(x in inside or x not in all_titles
-                                                      for x in ends[r]):
-                    r2.append(r)
-            for t in inside:
-                for r in incident.get(t, []):
-                    if r not in r2 and ends[r][0] in inside and ends[r][1] in inside:
-                        r2.append(r)
+            if phantom_s is None:
+                known = set(title_of.values())
+                phantom_s, phantom_t = ~src.isin(known), ~tgt.isin(known)
+            in_s, in_t = src.isin(inside), tgt.isin(inside)
+            old = rid.isin({rel_map.get(str(r), str(r)) for r in _list(rs)})
+            # its own relationships that still lie inside, and any that now do (re-pointed)
+            mask = (old & (in_s | phantom_s) & (in_t | phantom_t)) | (in_s & in_t)
             new_e.append(e2)
-            new_r.append(r2)
-            new_u.append(sorted({u for r in r2 for u in _list(units_of.get(r))}))
+            new_r.append(_strs(rid[mask]))
+            new_u.append(sorted({u for us_ in rels.loc[mask, "text_unit_ids"]
+                                 for u in _list(us_)}))
         com["entity_ids"] = _objects(new_e, com)
         com["relationship_ids"] = _objects(new_r, com)
         com["text_unit_ids"] = _objects(new_u, com)
@@ -671,6 +663,11 @@ class _Editor:
         return com, reps.reset_index(drop=True), affected - empty, gone_reports
 
 
+def _strs(values: pd.Series) -> list[str]:
+    """A column as a list of str (iterating pandas' Arrow strings one by one is slow)."""
+    return values.astype(str).tolist()
+
+
 def _objects(values: list[Any], df: pd.DataFrame) -> pd.Series:
     """A column of lists: object dtype even when empty (pandas would make it float64)."""
     return pd.Series(values, index=df.index, dtype=object)
@@ -682,7 +679,7 @@ def _combine_parallel(rels: pd.DataFrame, changed: set[str]
     become one: weights summed, descriptions joined, text units united; the first row (an
     untouched one if there is one) keeps its id."""
     ids = rels["id"].astype(str).tolist()
-    keys = [tuple(sorted(p)) for p in zip(rels["source"].astype(str), rels["target"].astype(str),
+    keys = [tuple(sorted(p)) for p in zip(_strs(rels["source"]), _strs(rels["target"]),
                                           strict=True)]
     hot = {k for k, i in zip(keys, ids, strict=True) if i in changed}
     groups: dict[tuple[str, ...], list[int]] = {}
@@ -813,8 +810,8 @@ def _refresh_descriptions(index: Any, chat: Any, method: str, settings: dict[str
     ent_items = dict(st.get("entity_descriptions") or {})
     rel_items = dict(st.get("relationship_descriptions") or {})
     ents, rels = index.entities.copy(), index.relationships.copy()
-    e_pos = {str(i): p for p, i in enumerate(ents["id"].astype(str))}
-    r_pos = {str(i): p for p, i in enumerate(rels["id"].astype(str))}
+    e_pos = {str(i): p for p, i in enumerate(_strs(ents["id"]))}
+    r_pos = {str(i): p for p, i in enumerate(_strs(rels["id"]))}
     ent_items = {k: v for k, v in ent_items.items() if k in e_pos}
     rel_items = {k: v for k, v in rel_items.items() if k in r_pos}
     aliases = index.meta.get("aliases") or {}
@@ -992,7 +989,7 @@ def _refresh_embeddings(index: Any, embedding_model: Any, cache: Any, acc: Any, 
         index.check_embedder(getattr(model, "key", None),
                              int(next(iter(got.values())).shape[0]))
         df = index.embeddings[name]
-        have = set(df["id"].astype(str))
+        have = set(_strs(df["id"]))
         col = [got.get(str(i), v) for i, v in zip(df["id"], df["embedding"], strict=True)]
         out = pd.DataFrame({"id": df["id"].to_numpy(), "embedding": col})
         extra = [i for i in got if i not in have]
@@ -1044,7 +1041,7 @@ def document_changes(index: Any, new: pd.DataFrame, *,
             by_name.setdefault(key, i)
     seen: set[str] = set()
     added, changed, replaced = [], [], []
-    for pos, (i, key) in enumerate(zip(new["id"].astype(str), _document_keys(new),
+    for pos, (i, key) in enumerate(zip(_strs(new["id"]), _document_keys(new),
                                        strict=True)):
         if i in old_set:
             seen.add(i)
@@ -1086,7 +1083,7 @@ def replay(index: Any, edits: list[dict[str, Any]]) -> int:
     names that exist now. Returns how many applied; ``meta["edits"]`` keeps ``edits``."""
     applied = 0
     for op in edits or []:
-        titles = set(index.entities["title"].astype(str))
+        titles = set(_strs(index.entities["title"]))
         kind = op.get("op")
         if kind == "merge":
             into = op["into"]
