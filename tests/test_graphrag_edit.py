@@ -217,6 +217,10 @@ def test_names_are_found_case_insensitively_and_unknown_ones_get_one_line(carol)
     before = carol.entities
     with pytest.raises(GraphIndexError, match="at least two entities"):
         carol.merge_entities(["SCROOGE"])
+    with pytest.raises(GraphIndexError, match="No entities given"):
+        carol.delete_entities([])
+    with pytest.raises(GraphIndexError, match="No documents named 'nope.txt', 'x'"):
+        carol.delete_documents(["nope.txt", "x"])
     assert carol.entities is before  # a refused edit changes nothing
     carol.merge_entities(["SCROOGE", "MR. SCROOGE"], into="Scrooge")
     assert "SCROOGE" in set(carol.entities["title"])  # into= matched the existing title
@@ -455,8 +459,7 @@ EDITS = {
     "merge into a new title": lambda idx: idx.merge_entities(_top(idx, 2), into="Someone New"),
     "rename": lambda idx: idx.rename_entity(_top(idx, 1)[0], "Renamed"),
     "delete entities": lambda idx: idx.delete_entities(_top(idx, 2)),
-    "delete a document": lambda idx: idx.delete_documents(
-        [idx.documents["title"].iloc[-1]] if len(idx.documents) > 1 else []),
+    "delete a document": lambda idx: idx.delete_documents([idx.documents["title"].iloc[-1]]),
 }
 
 

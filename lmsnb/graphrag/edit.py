@@ -133,6 +133,10 @@ def describe_stale(counts: dict[str, int]) -> str:
 def _names(values: Any, what: str) -> list[str]:
     if isinstance(values, str) or not isinstance(values, Iterable):
         values = [values]
+    values = list(values)
+    if not values:
+        raise GraphIndexError(f"No {_table(what)} given",
+                              hint=f"pass {what} titles (or ids), e.g. ['TINY TIM']")
     out = []
     for v in values:
         if not isinstance(v, str) or not v.strip():
