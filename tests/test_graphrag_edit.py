@@ -508,3 +508,25 @@ def test_refresh_of_graphrags_own_output_pays_only_for_stale_reports(carol, tmp_
     assert changed == set(stale["community_reports"])
     assert carol.stale == {}
     check_consistent(carol)
+
+
+def test_changed_and_removed_documents_are_found_by_file_then_title(carol, tmp_path):
+    from lmsnb.graphrag.edit import document_changes
+    from lmsnb.graphrag.inputs import load_documents
+
+    text = carol.documents["text"].iloc[0]
+    (tmp_path / "a-christmas-carol.txt").write_text(text.replace("Scrooge", "Scrooge!", 1),
+                                                    encoding="utf-8")
+    (tmp_path / "new.txt").write_text("Fred married Belle's daughter.", encoding="utf-8")
+    new, _ = load_documents(tmp_path)
+    ch = document_changes(carol, new, removable=set())  # GraphRAG wrote no sources: the title
+    # names the file
+    assert ch.replaced == list(carol.documents["id"]) and len(ch.changed) == 1
+    assert list(ch.added["title"]) == ["new.txt"] and ch.removed == []
+    # plain strings name nothing: an edited string is a new document, the old one stays
+    idx = build_index(["Alice Smith met Bob Jones.", "Carol King sang."], method="fast",
+                      embedding_model=False, cache_dir=None, progress=False)
+    new, _ = load_documents(["Alice Smith met Bob Jones again.", "Carol King sang."])
+    ch = document_changes(idx, new, removable=set())
+    assert len(ch.added) == 1 and not len(ch.changed) and ch.kept_missing == 1
+    assert document_changes(idx, new, removable=None).removed == [idx.documents["id"].iloc[0]]

@@ -1047,12 +1047,17 @@ def document_changes(index: Any, new: pd.DataFrame, *,
     added, changed, replaced = [], [], []
     for pos, (i, key) in enumerate(zip(_strs(new["id"]), _document_keys(new),
                                        strict=True)):
+        # a file matches the index's document from that file, or else one with its title and
+        # no file recorded (an index GraphRAG wrote, whose titles are the file names)
+        names = [key, ("title", key[2])] if key is not None and key[0] == "file" else [key]
+        hit = next((by_name[k] for k in names if k is not None and k in by_name
+                    and by_name[k] not in seen), None)
         if i in old_set:
             seen.add(i)
-        elif key is not None and key in by_name and by_name[key] not in seen:
-            seen.add(by_name[key])
+        elif hit is not None:
+            seen.add(hit)
             changed.append(pos)
-            replaced.append(by_name[key])
+            replaced.append(hit)
         else:
             added.append(pos)
     missing = [i for i in old_ids if i not in seen]
