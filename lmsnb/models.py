@@ -87,7 +87,8 @@ def downloaded(kind: str | None = None) -> pd.DataFrame:
 
 
 def table() -> pd.DataFrame:
-    """The ``%lms_models`` view: one row per downloaded model (loaded first), indexed by key,
+    """The ``%lms_models`` view: one row per downloaded model (loaded first, LLMs before
+    embedding models), indexed by key,
     in words people read — sizes like ``4.7 GB``, ``✓`` for loaded, the loaded context and TTL,
     and ``instances`` only where an instance is not simply named after its model."""
     conn = get_connection()
@@ -108,7 +109,7 @@ def table() -> pd.DataFrame:
                    if any(i["ttl"] for i in mine) else "",
             "instances": "" if idents in ([], [key]) else ", ".join(idents),
         })
-    rows.sort(key=lambda r: (not r["loaded"], str(r["type"]), r["model"]))
+    rows.sort(key=lambda r: (not r["loaded"], r["type"] != "llm", r["model"]))
     return pd.DataFrame(rows, columns=["model", *TABLE_COLUMNS]).set_index("model")
 
 

@@ -182,17 +182,28 @@ def test_live_output_shows_a_readable_fallback_then_static(shown) -> None:
     live = shown[-1].data
     assert WIDGET_VIEW in live and live["text/plain"] == "loading x 0%"
     assert "IntProgress" not in live["text/plain"] + live["text/html"]
-    out.keep(output.Static("loading x 50%"))  # static, then the widget again (no second view)
-    assert WIDGET_VIEW not in shown[-1].history[-2] and WIDGET_VIEW in shown[-1].data
-    assert shown[-1].data["text/plain"] == "loading x 50%"
-    n = len(shown[-1].history)
-    out.keep(output.Static("loading x 50%"))  # unchanged: nothing is sent
-    assert len(shown[-1].history) == n
     out.finish(output.Static("loaded x"))
     assert shown[-1].data == {"text/plain": "loaded x",
                               "text/html": '<pre style="white-space:pre-wrap">loaded x</pre>'}
     out.keep(output.Static("too late"))  # a finished output stays as it is
     assert shown[-1].data["text/plain"] == "loaded x"
+
+
+def test_interactive_widget_keeps_a_record_its_live_view_hides(shown) -> None:
+    import ipywidgets as w
+
+    out = output.LiveOutput(w.Button(), output.Static("manager: nothing loaded"),
+                            interactive=True).show()
+    widget_out, record = shown
+    assert WIDGET_VIEW in widget_out.data and widget_out.data["text/plain"] == ""
+    assert record.data["text/plain"] == "manager: nothing loaded"
+    css_class = re.search(r'class="(lmsnb-record-\w+)"', record.data["text/html"]).group(1)
+    style = out.widget.children[0].value  # the live widget hides the record, and its container
+    assert f".{css_class}{{display:none}}" in style and f":has(.{css_class})" in style
+    out.keep(output.Static("manager: loaded qwen"))
+    assert len(widget_out.history) == 1  # the live view is never re-sent
+    assert record.data["text/plain"] == "manager: loaded qwen"
+    assert css_class in record.data["text/html"]
 
 
 def test_progress_bar_leaves_its_final_line(shown) -> None:
@@ -438,9 +449,10 @@ def test_model_manager_context_size_ttl_and_saved_view(conn, sim) -> None:
     assert sim.catalogue.get("llama-3.2-1b-instruct").ttl_seconds == 600
     assert ">10 min<" in mm.table.value and ">2,048<" in mm.table.value
 
-    # the saved notebook's view: the status and the table, while the widget stays live
-    shown_data = mm.output._handle.data
-    assert WIDGET_VIEW in shown_data
+    # the saved notebook's view: the status and the table, in the record below the widget
+    assert WIDGET_VIEW in mm.output._handle.data
+    shown_data = mm.output._record.data
+    assert WIDGET_VIEW not in shown_data
     assert line in shown_data["text/plain"] and "TTL 10 min" in shown_data["text/plain"]
     assert line in shown_data["text/html"] and "<style" not in shown_data["text/html"]
     assert "VBox(" not in shown_data["text/plain"]
@@ -470,8 +482,7 @@ def test_chat_panel_scrolls_and_keeps_the_conversation(conn, sim) -> None:
             time.sleep(0.02)
 
     turn("hello panel")
-    saved = panel.output._handle.data
-    assert WIDGET_VIEW in saved
+    saved = panel.output._record.data
     assert "user: hello panel" in saved["text/plain"]
     assert "assistant: You said: hello panel" in saved["text/plain"]
     assert "hello panel" in saved["text/html"] and "<style" not in saved["text/html"]
@@ -487,6 +498,6 @@ def test_chat_panel_scrolls_and_keeps_the_conversation(conn, sim) -> None:
     deadline = time.monotonic() + 10
     while panel.send_button.disabled and time.monotonic() < deadline:
         time.sleep(0.02)
-    saved = panel.output._handle.data
+    saved = panel.output._record.data
     assert f"assistant [{stream.STOPPED}]:" in saved["text/plain"]
     assert stream.STOPPED in saved["text/html"] and stream.STOPPED in panel.history.value

@@ -92,7 +92,7 @@ class ChatPanel:
         ], layout=w.Layout(max_width="900px"))
         self.widget.add_class("lmsnb-chat-panel")
         self.view: StreamView | None = None
-        self.output = LiveOutput(self.widget, Static(""))
+        self.output = LiveOutput(self.widget, Static(""), interactive=True)
         self._load_models()
         self._render_history()
 
@@ -155,12 +155,10 @@ class ChatPanel:
             parts.append("<div class='lmsnb-panel-empty'>No messages yet.</div>")
         return "".join(parts)
 
-    def _render_history(self, *, keep: bool = True) -> None:
-        """Show the history; ``keep`` also updates the saved notebook's view of the panel
-        (which re-creates the widget's view, so not while a turn starts)."""
+    def _render_history(self) -> None:
+        """Show the history, and make it what the saved notebook shows of the panel."""
         self.history.value = CSS + STREAM_CSS + self._messages_html()
-        if keep:
-            self.output.keep(self.static())
+        self.output.keep(self.static())
 
     def send(self, text: str | None = None) -> None:
         """Send the input box (or ``text``) and stream the answer into the panel."""
@@ -173,7 +171,7 @@ class ChatPanel:
         except LmsnbError as exc:
             self.history.value += f"<div class='lmsnb-error'>{html.escape(str(exc))}</div>"
             return
-        self._render_history(keep=False)
+        self._render_history()
         self.view = StreamView(display_now=False)
         self.view.stop_button.layout.display = "none"  # the panel has its own Stop
         self.live.children = [self.view.widget]

@@ -90,7 +90,7 @@ class ModelManager:
         ])
         self.widget.add_class("lmsnb-model-manager")
         self.context.tooltip = "context length in tokens; blank = the model's default"
-        self.output = LiveOutput(self.widget, Static(""))
+        self.output = LiveOutput(self.widget, Static(""), interactive=True)
         self._busy = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._snapshot: Any = None
