@@ -501,3 +501,19 @@ def test_chat_panel_scrolls_and_keeps_the_conversation(conn, sim) -> None:
     saved = panel.output._record.data
     assert f"assistant [{stream.STOPPED}]:" in saved["text/plain"]
     assert stream.STOPPED in saved["text/html"] and stream.STOPPED in panel.history.value
+
+
+def test_what_the_tutorials_and_docs_promise() -> None:
+    """idx.stats' model_seconds is explained where people look it up, and tutorial 06 does
+    not call a rebuild that still takes seconds "instant"."""
+    from lmsnb.graphrag.progress import Accounting
+
+    root = Path(__file__).parents[1]
+    guide = (root / "docs" / "graphrag.md").read_text(encoding="utf-8")
+    assert re.search(r"`model_seconds` \| .*parallel", guide)
+    assert "model_seconds" in (Accounting.__doc__ or "")
+    source = (root / "lmsnb" / "graphrag" / "index.py").read_text(encoding="utf-8")
+    assert "``model_seconds`` adds up" in source  # the comment on GraphIndex.stats
+    nb = json.loads((root / "notebooks" / "06_graphrag_query.ipynb").read_text(encoding="utf-8"))
+    prose = " ".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    assert "instant" not in prose.lower()
