@@ -35,7 +35,6 @@ _ROLE_STYLE = {"user": "background-color:rgba(128,128,128,0.12)",
 CSS = """<style>
 .lmsnb-panel-history .lmsnb-msg{font-size:var(--jp-content-font-size1,14px)}
 .lmsnb-panel-history .lmsnb-role{font-size:12px;font-weight:600;color:var(--jp-ui-font-color2,#666)}
-.lmsnb-panel-history .lmsnb-stopped-mark{margin-left:6px}
 .lmsnb-panel-history .lmsnb-msg p:first-of-type{margin-top:2px}
 .lmsnb-panel-history .lmsnb-msg p:last-child{margin-bottom:0}
 .lmsnb-panel-history pre{background:var(--jp-layout-color2,#f5f5f5);padding:6px 8px;

@@ -46,7 +46,6 @@ CSS = """<style>
 .lmsnb-footer{color:var(--jp-ui-font-color2,#777);font-size:12px;margin-top:4px}
 .lmsnb-error{color:#b00020}.lmsnb-tool{border-left:3px solid #8fbcbb;padding-left:6px;margin:4px 0;font-size:13px}
 .lmsnb-reasoning{color:var(--jp-ui-font-color2,#777);font-style:italic}
-.lmsnb-stopped-mark{font-size:12px;color:#b26a00;font-weight:600}
 </style>"""
 
 _pending: list[StreamView] = []
