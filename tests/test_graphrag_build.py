@@ -228,7 +228,8 @@ class ReplyLLM(StubLLM):
     ([1, 2], "item 0 is a int"),
     ("my_docs/", "No file or folder at 'my_docs/'"),
     ("notes.txt", "No file or folder at 'notes.txt'"),
-    (pd.DataFrame({"body": ["x"]}), "no 'text' column"),
+    (pd.DataFrame({"name": ["Alice", "Bob"], "city": ["Paris", "Rome"]}),
+     "which column is the text\\? no column holds running text: name"),
 ])
 def test_bad_documents_are_one_clear_error(docs, match):
     with pytest.raises(GraphIndexError, match=match):
@@ -243,7 +244,8 @@ def test_missing_texts_in_a_dataframe_are_skipped_not_indexed_as_nan():
 
 def test_folder_without_text_files(tmp_path):
     (tmp_path / "x.bin").write_bytes(b"\x00\xff")
-    with pytest.raises(GraphIndexError, match="No .txt or .md files"):
+    with pytest.raises(GraphIndexError, match=r"no text to index: skipped .*: 1 file not "
+                                              r"included \(\.bin ×1\)"):
         build_index(tmp_path, llm=StubLLM(), **FAST)
 
 

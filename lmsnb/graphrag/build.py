@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..errors import ConfigError, GraphIndexError, PredictionError
 from .cache import DEFAULT_CACHE_DIR, CachedChat, DiskCache
-from .chunking import check_chunking, chunk_documents, load_documents
+from .chunking import check_chunking, chunk_documents
 from .communities import MAX_CLUSTER_SIZE, SEED, create_communities
 from .embed_index import embed_index
 from .extract import (
@@ -38,6 +38,8 @@ from .fast import (
     describe_relationship,
 )
 from .index import GraphIndex
+from .inputs import OPTIONS as INPUT_OPTIONS
+from .inputs import InputReport, load_documents
 from .llm import ChatModel, Embedder, resolve_chat, resolve_embedder
 from .progress import Accounting, Progress, run_parallel
 from .reports import create_reports
@@ -64,8 +66,16 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
                 use_lcc: bool = True, summary_threshold_tokens: int = 200,
                 summary_max_length: int = 500, report_max_input_tokens: int = 8000,
                 report_max_length: int = 2000, live: Any = False,
-                _previous: GraphIndex | None = None) -> GraphIndex:
-    """Build a GraphRAG index from ``docs`` (DataFrame with ``text``, list of strings, or folder).
+                include: Any = None, exclude: Any = None, text_column: str | None = None,
+                title_column: str | None = None, encoding: str | None = None,
+                _previous: GraphIndex | None = None,
+                _loaded: tuple[pd.DataFrame, InputReport] | None = None) -> GraphIndex:
+    """Build a GraphRAG index from ``docs``: texts, paths, glob patterns, folders, DataFrames.
+
+    ``docs`` and ``include``, ``exclude``, ``text_column``, ``title_column``, ``encoding`` are
+    read by :func:`lmsnb.graphrag.inputs.load_documents` (formats, patterns, which column holds
+    the text); the build prints which files it took and which it skipped and why, and keeps that
+    in ``idx.meta["inputs"]``; ``idx.documents["source"]`` is the file each document came from.
 
     ``llm``: a model key (LM Studio), a :class:`ChatModel`, or None (standard: the first loaded
     LLM; fast: no LLM, extractive reports). ``embedding_model``: a key, an :class:`Embedder`,
@@ -104,11 +114,14 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
 
     # -- documents and chunks -------------------------------------------------------------
     t0 = time.perf_counter()
-    documents = load_documents(docs)
+    documents, report = _loaded or load_documents(
+        docs, include=include, exclude=exclude, text_column=text_column,
+        title_column=title_column, encoding=encoding)
     if _previous is None and not len(documents):
-        raise GraphIndexError("There is no text to index: every document is empty",
-                              hint="check the input (a list of strings, a folder of .txt files, "
-                                   "or a DataFrame whose 'text' column holds the text)")
+        raise report.no_text_error()
+    if progress and not callable(progress):
+        for line in report.lines():
+            print(f"[lmsnb.graphrag] {line}")
     counter = TokenCounter(_exact_counter(chat_model))
     text_units = chunk_documents(documents, size, overlap, counter)
     if _previous is not None:
@@ -188,6 +201,7 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     idx.meta = {
         "method": method, "llm": getattr(chat_model, "key", None) if chat_model else None,
         "token_counter": counter.source, "parse_report": parse_report,
+        "inputs": report.to_dict(),
         "settings": {"chunk_size": size, "chunk_overlap": overlap,
                      "entity_types": list(entity_types), "gleaning": gleaning,
                      "max_cluster_size": max_cluster_size, "seed": seed, "use_lcc": use_lcc,
@@ -210,7 +224,7 @@ def update_index(index: GraphIndex, new_docs: Any, **kw: Any) -> GraphIndex:
     """
     import inspect
 
-    known = set(inspect.signature(build_index).parameters) - {"docs", "_previous"}
+    known = set(inspect.signature(build_index).parameters) - {"docs", "_previous", "_loaded"}
     for key in kw:
         if key not in known:
             import difflib
@@ -222,10 +236,14 @@ def update_index(index: GraphIndex, new_docs: Any, **kw: Any) -> GraphIndex:
     if not isinstance(index, GraphIndex):
         raise GraphIndexError(f"Cannot update a {type(index).__name__}",
                               hint="pass a GraphIndex (build_index or GraphIndex.from_parquet)")
-    new = load_documents(new_docs)
+    new, report = load_documents(new_docs, **{k: kw.pop(k) for k in INPUT_OPTIONS if k in kw})
+    already = new["id"].isin(set(index.documents["id"].astype(str)))
+    if already.any():
+        report.leave_out(already.tolist(), "already in the index")
+        new = new[~already].reset_index(drop=True)
     harmless = {"llm", "progress", "cache_dir", "concurrency", "retries", "retry_backoff",
                 "manage_models", "model_ttl", "live"}
-    if not set(kw) - harmless and set(new["id"]) <= set(index.documents["id"].astype(str)):
+    if not set(kw) - harmless and not len(new):
         if kw.get("progress", True) and not callable(kw.get("progress")):
             print("[lmsnb.graphrag] nothing to update: every document is already in the index")
         return replace(index, meta=dict(index.meta), embeddings=dict(index.embeddings))
@@ -238,14 +256,9 @@ def update_index(index: GraphIndex, new_docs: Any, **kw: Any) -> GraphIndex:
         if k in settings:
             kw.setdefault(k, settings[k])
     if method == "fast":  # the co-occurrence graph is cheap: rebuild it from all documents
-        docs = pd.concat([index.documents[["id", "title", "text"]], _as_frame(new_docs)],
-                         ignore_index=True)
-        return build_index(docs, method="fast", **kw)
-    return build_index(new_docs, method=method, _previous=index, **kw)
-
-
-def _as_frame(docs: Any) -> pd.DataFrame:
-    return load_documents(docs)[["id", "title", "text"]]
+        docs, _ = load_documents(pd.concat([index.documents, new], ignore_index=True))
+        return build_index(None, method="fast", _loaded=(docs, report), **kw)
+    return build_index(None, method=method, _previous=index, _loaded=(new, report), **kw)
 
 
 # -- extraction ----------------------------------------------------------------------------
@@ -506,7 +519,9 @@ def _print_summary(idx: GraphIndex, progress: Any) -> None:
 
 def estimate(docs: Any, llm: str | ChatModel | None = None, method: str = "standard", *,
              chunk_size: int | None = None, chunk_overlap: int | None = None,
-             gleaning: str = "auto", prompts: Any = None) -> pd.DataFrame:
+             gleaning: str = "auto", prompts: Any = None, include: Any = None,
+             exclude: Any = None, text_column: str | None = None,
+             title_column: str | None = None, encoding: str | None = None) -> pd.DataFrame:
     """Before a run: expected calls and tokens per stage (a small DataFrame).
 
     Chunking is exact (it is local); the rest uses ratios measured on the simulator's GraphRAG
@@ -522,7 +537,9 @@ def estimate(docs: Any, llm: str | ChatModel | None = None, method: str = "stand
     size = chunk_size if chunk_size is not None else size
     overlap = chunk_overlap if chunk_overlap is not None else overlap
     check_chunking(size, overlap)
-    documents = load_documents(docs)
+    documents, _ = load_documents(docs, include=include, exclude=exclude,
+                                  text_column=text_column, title_column=title_column,
+                                  encoding=encoding)
     units = chunk_documents(documents, size, overlap, TokenCounter())
     n = len(units)
     chunk_tokens = int(units["n_tokens"].sum())

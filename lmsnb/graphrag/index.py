@@ -215,9 +215,12 @@ class GraphIndex:
     def update(self, new_docs: Any, **kw: Any) -> GraphIndex:
         """Return a new index with ``new_docs`` added, re-using everything already computed.
 
-        Chunks already in the index are skipped (ids are content hashes); only the new chunks are
-        extracted; descriptions, communities, reports and embeddings are recomputed from merged
-        tables with the LLM cache, so unchanged communities cost no LLM calls.
+        ``new_docs`` is anything ``build_index`` takes (a folder, paths, a glob pattern, texts,
+        a DataFrame; ``include=``/``exclude=``/``text_column=`` apply too); documents already in
+        the index (same text) are left out, and the summary says so. Chunks already in the
+        index are skipped (ids are content hashes); only the new chunks are extracted;
+        descriptions, communities, reports and embeddings are recomputed from merged tables with
+        the LLM cache, so unchanged communities cost no LLM calls.
         """
         from .build import update_index
 
@@ -259,6 +262,7 @@ class GraphIndex:
         converted, log = legacy.upgrade(read, nodes, TABLE_COLUMNS)
         tables: dict[str, Any] = {name: converted.get(name, empty_table(name))
                                   for name in REQUIRED_TABLES}
+        tables["documents"] = _json_raw_data(tables["documents"])
         cov = converted.get("covariates")
         embeddings = {p.stem.split(".", 1)[1]: _read(p)
                       for p in sorted(folder.glob("embeddings.*.parquet"))}
@@ -367,7 +371,9 @@ def _to_arrow(df: pd.DataFrame, name: str) -> pa.Table:
     for col in df.columns:
         typ = _ARROW_TYPES.get(str(col))
         if col == "raw_data":
-            typ = None
+            arrays.append(_raw_data_array(df[col]))
+            names.append(str(col))
+            continue
         try:
             if typ is None:
                 arr = pa.array(_plain(df[col]), from_pandas=True)
@@ -382,6 +388,32 @@ def _to_arrow(df: pd.DataFrame, name: str) -> pa.Table:
         arrays.append(arr)
         names.append(str(col))
     return pa.Table.from_arrays(arrays, names=names)
+
+
+def _raw_data_array(values: pd.Series) -> pa.Array:
+    """``documents.raw_data`` as GraphRAG stores it (a struct per row) when the rows agree on
+    their fields' types; otherwise (a front-matter field that is a number in one file and text
+    in another) as JSON text, which :meth:`GraphIndex.from_parquet` turns back into dicts."""
+    plain = _plain(values)
+    try:
+        arr = pa.array(plain, from_pandas=True)
+        if not (pa.types.is_struct(arr.type) and arr.type.num_fields == 0):
+            return arr
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        pass
+    return pa.array([None if v is None else json.dumps(v, default=_json_default)
+                     for v in plain], type=pa.string())
+
+
+def _json_raw_data(docs: pd.DataFrame) -> pd.DataFrame:
+    col = docs.get("raw_data")
+    texts = [v for v in col if not (v is None or (isinstance(v, float) and v != v))] \
+        if col is not None else []
+    if not texts or not all(isinstance(v, str) and v.startswith("{") for v in texts):
+        return docs
+    docs = docs.copy()
+    docs["raw_data"] = [json.loads(v) if isinstance(v, str) else None for v in col]
+    return docs
 
 
 def _write_arrow(table: pa.Table, path: Path) -> None:
