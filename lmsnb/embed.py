@@ -48,7 +48,8 @@ def embed(texts: str | Iterable[str], model: str | None = None, *,
 
     with LazyProgress(f"embedding {len(items)} texts", enabled=show) as bar:
         vectors = conn.embed(name, items, on_progress=bar)
-    bar.finish(f"{vectors.shape[0]} × {vectors.shape[1]}")
+    bar.finish(f"embedded {len(items):,} texts with {name} ({vectors.shape[0]:,} × "
+               f"{vectors.shape[1]}) — {bar.seconds:.1f} s")
     if normalize:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         vectors = vectors / np.where(norms == 0, 1, norms)

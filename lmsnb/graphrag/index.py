@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import GraphIndexError
+from ..human import plural
 from . import legacy
 
 #: GraphRAG's output tables (graphrag-reference §1.9). Extra columns are allowed, these are not optional.
@@ -103,7 +104,9 @@ class GraphIndex:
     embedding_model: str | None = None
     embedding_dim: int | None = None
     #: Per-stage accounting of the build that made this index (stage, calls, cached_calls,
-    #: prompt_tokens, completion_tokens, seconds); None for an index loaded from GraphRAG.
+    #: prompt_tokens, completion_tokens, seconds, model_seconds); None for an index loaded
+    #: from GraphRAG. ``seconds`` is the stage's wall-clock time; ``model_seconds`` adds up
+    #: the time each model call took, so with parallel calls it exceeds ``seconds``.
     stats: pd.DataFrame | None = None
     #: Free-form build metadata: method, llm key, chunking settings, parse report, ...
     meta: dict[str, Any] = field(default_factory=dict)
@@ -136,7 +139,7 @@ class GraphIndex:
         s = self.summary()
         levels = ""
         if len(self.communities):
-            levels = f" · {self.communities['level'].nunique()} community levels"
+            levels = f" · {plural(self.communities['level'].nunique(), 'community level')}"
         emb = ""
         if self.embedding_model or self.embedding_dim:
             emb = (f" · embeddings by <code>{html.escape(str(self.embedding_model))}</code>"
