@@ -39,10 +39,10 @@ def embed(texts: str | Iterable[str], model: str | None = None, *,
         raise ConfigError(f"embed() takes strings, got {type(first).__name__}{where}",
                           hint="convert or drop them first, e.g. "
                                "df['text'].dropna().astype(str)")
-    if not items:
-        return np.zeros((0, 0), dtype=np.float32)
     conn = get_connection()
     name = model or conn.default_model("embedding")
+    if not items:
+        return conn.embed(name, [])  # (0, dim)
     show = progress if progress is not None else len(items) >= PROGRESS_FROM
     from .widgets.progress import LazyProgress
 
