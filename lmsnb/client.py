@@ -66,6 +66,33 @@ START_HINT = ("start LM Studio's server (Developer tab → Start Server, or `lms
               "or run the simulator: `python -m lmsnb.sim`")
 
 
+# msgspec builds a struct type's decoding info on first use; several threads doing that at once
+# for the SDK's prediction types crash the interpreter (a segfault in 1 of 3-4 fresh processes
+# running 6 predictions in parallel; never once warmed, 12 of 12). So they are warmed once,
+# on one thread, before a client exists.
+_WARM_LOCK = threading.Lock()
+_warmed = False
+
+
+def _warm_sdk_types() -> None:
+    global _warmed
+    with _WARM_LOCK:
+        if _warmed:
+            return
+        from lmstudio import _sdk_models as m
+
+        for name in ("PredictionChannelRequest", "LlmPredictionFragment", "LlmPredictionStats",
+                     "LlmInfo", "ToolCallRequest", "EmbeddingModelInfo"):
+            typ = getattr(m, name, None)
+            if typ is None:
+                continue
+            try:
+                msgspec.convert({}, typ)
+            except (msgspec.ValidationError, TypeError):
+                pass  # an empty dict is invalid: what matters is the decoding info built
+        _warmed = True
+
+
 # ---------------------------------------------------------------------------------------------
 # Host resolution
 
@@ -394,6 +421,7 @@ class Connection:
         self.label = f"LM Studio at {self.host}"
         self._client: lmstudio.Client | None = None
         self._handles: dict[tuple[str, str], Any] = {}
+        self._dims: dict[str, int] = {}  # embedding model -> vector size, once seen
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -410,6 +438,7 @@ class Connection:
                 if not is_reachable(self.host):
                     raise ConnectionFailed(f"LM Studio is not reachable at {self.host}",
                                            hint=START_HINT)
+                _warm_sdk_types()
                 self._client = lmstudio.Client(self.host)
                 self._handles.clear()
             return self._client
@@ -786,9 +815,10 @@ class Connection:
         """
         texts = [str(t) for t in texts]
         unique = list(dict.fromkeys(texts))
-        if not unique:
-            return np.zeros((0, 0), dtype=np.float32)
         name = model or self.default_model("embedding")
+        if not unique:  # (0, dim), so it stacks with other results; one probe if dim is unknown
+            dim = self._dims.get(name) or self.embed(name, ["dimension probe"]).shape[1]
+            return np.zeros((0, dim), dtype=np.float32)
         if len(unique) <= 4:
             handle = self._call(lambda c: self._handle("embedding", name, c), model=name)
             vectors = self._call(lambda c: [handle.embed(t) for t in unique], model=name)
@@ -802,6 +832,7 @@ class Connection:
                                   hint="is it an embedding model? see %lms_models")
         index = {t: i for i, t in enumerate(unique)}
         matrix = np.asarray(vectors, dtype=np.float32)
+        self._dims[name] = int(matrix.shape[1])
         return matrix[[index[t] for t in texts]]
 
     def _embed_concurrently(self, model: str, texts: list[str],

@@ -116,6 +116,16 @@ class ModelSettings:
         return f"ModelSettings({self.kind}, base={self.base}, stages={self.stages})"
 
 
+def build_configs(recorded: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """The build stages' settings an index was built with (``idx.meta["model_settings"]``),
+    else the defaults: what a later refresh of the same index must send to hit the cache."""
+    out = ModelSettings(None, kind="build").as_dict()
+    for stage, config in (recorded or {}).items():
+        if stage in out and isinstance(config, Mapping):
+            out[stage] = dict(config)
+    return out
+
+
 def call_kwargs(model: Any, config: Mapping[str, Any] | None,
                 method: str = "complete") -> dict[str, Any]:
     """Keyword arguments for ``model.complete`` (or ``stream``) carrying ``config``.
