@@ -86,6 +86,9 @@ def test_completion_marker_and_gleaning_decision():
     assert not truncated.complete and needs_gleaning(truncated, [])
     # prose with no record at all: asking for "more records" does not help such a model
     assert not needs_gleaning(parse_records("I could not find any entities."), ["ALEX MERCER"])
+    # ... even when it was cut off (a small model that retells the text until its limit)
+    assert not needs_gleaning(parse_records("Alex Mercer walked on and on"), ["ALEX MERCER"],
+                              "length")
     # record-like lines but no entity: glean
     assert needs_gleaning(parse_records('("entity" ALEX MERCER PERSON)'), [])
 

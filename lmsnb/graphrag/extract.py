@@ -479,10 +479,10 @@ def needs_gleaning(result: ParseResult, candidates: list[str], finish_reason: st
     uncovered — not when it was prose with no record at all (a model that ignored the format
     will not add "more" records in it; the build's early give-up handles such a model).
     """
+    if not result.n_records and not result.unparsed:
+        return False  # not the record format at all (even if cut off): "more" will not help
     if finish_reason == "length" or not result.complete and result.n_records:
         return True
-    if not result.n_records and not result.unparsed:
-        return False  # not the record format at all: asking for *more* records will not help
     if not result.entities:
         return True
     missed = missed_candidates(result, candidates)
