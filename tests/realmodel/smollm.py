@@ -7,7 +7,8 @@ real malformed output and a real context limit. The LLM serves one prediction at
 8K context, as a laptop's LM Studio would with a small model; a prompt that does not fit is
 refused with LM Studio's own message.
 
-    python tests/realmodel/smollm.py         # serve it on port 1234 (try it from a notebook)
+    python tests/realmodel/smollm.py             # serve it on port 1234 (try it in a notebook)
+    python tests/realmodel/smollm.py --measure   # speed, and a default build giving up
 """
 
 from __future__ import annotations
@@ -116,8 +117,12 @@ class SmolLM:
             if req.json_schema is not None:  # as LM Studio: a grammar from the schema
                 kw["grammar"] = LlamaGrammar.from_json_schema(_json(req.json_schema),
                                                               verbose=False)
-            with self._count_lock:
+            row: dict[str, Any] = {"prompt": n_prompt, "max": max_tokens, "tokens": 0,
+                                   "seconds": 0.0, "first_token": None, "finish": None,
+                                   "text": ""}
+            with self._count_lock:  # recorded now: the client may read it before we end
                 self.generations += 1
+                self.calls.append(row)
             t0 = time.perf_counter()
             n, parts, finish, first = 0, [], None, None
             try:
@@ -131,6 +136,7 @@ class SmolLM:
                         n += 1
                         first = first or time.perf_counter() - t0
                         parts.append(text)
+                        row.update(tokens=n, first_token=first, text="".join(parts))
                         yield text
                     if _stopped(req):
                         break
@@ -139,9 +145,7 @@ class SmolLM:
                 with self._count_lock:
                     self.tokens += n
                     self.seconds += seconds
-                    self.calls.append({"prompt": n_prompt, "max": max_tokens, "tokens": n,
-                                       "seconds": seconds, "first_token": first,
-                                       "finish": finish, "text": "".join(parts)})
+                    row.update(seconds=seconds, finish=finish)
         if finish == "length" and hasattr(req, "finish"):
             req.finish("maxPredictedTokensReached" if max_tokens and max_tokens <= room
                        else "contextLengthReached")
@@ -247,12 +251,45 @@ def serve(*, port: int = 0, context_length: int = CONTEXT, threads: int = THREAD
     return sim
 
 
+def measure() -> None:
+    """Print what the model does with GraphRAG's defaults: speed, its answer to the extraction
+    prompt, and how long a standard build takes to give up (numbers for the docs and CI)."""
+    import sys
+    import tempfile
+
+    import lmsnb.client
+    from lmsnb.errors import PredictionError
+    from lmsnb.graphrag import build_index
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from shared_data import DULCE
+
+    sim = serve()
+    lmsnb.client.connect(sim.host)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as cache:
+        try:
+            build_index([DULCE.read_text(encoding="utf-8")], llm=LLM_KEY, embedding_model=False,
+                        cache_dir=cache, progress=False, concurrency=1)
+        except PredictionError as err:
+            print(f"standard build with defaults: {time.perf_counter() - t0:.0f} s to: {err}")
+    for c in sim.smollm.calls:
+        gen = c["seconds"] - (c["first_token"] or c["seconds"])
+        print(f"  prompt {c['prompt']} tokens, first token after {c['first_token'] or 0:.1f} s; "
+              f"{c['tokens']} tokens ({c['tokens'] / gen if gen else 0:.0f} tok/s), "
+              f"finish {c['finish']}: {' '.join(c['text'].split())[:100]!r}")
+    sim.stop()
+
+
 if __name__ == "__main__":  # pragma: no cover - a manual way to meet the model
     import sys
 
     why = missing()
     if why:
         sys.exit(why)
+    if "--measure" in sys.argv:
+        measure()
+        sys.exit(0)
     server = serve(port=1234)
     print(f"SmolLM2 and e5-small served at {server.host} (Ctrl-C stops)")
     try:
