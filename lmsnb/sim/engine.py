@@ -121,7 +121,8 @@ class _Work:
 
     AHEAD = 256
 
-    def __init__(self, behaviour: Behaviour, req: SimRequest, executor: ThreadPoolExecutor) -> None:
+    def __init__(self, behaviour: Behaviour, req: SimRequest, inst: Instance,
+                 executor: ThreadPoolExecutor) -> None:
         loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self.room = threading.Semaphore(self.AHEAD)
@@ -130,10 +131,11 @@ class _Work:
             if not loop.is_closed():
                 loop.call_soon_threadsafe(self.queue.put_nowait, item)
 
-        self._wake = lambda: put(("wake", None))
+        self._wake = lambda: put(("wake", None))  # a cancel or an unload ends the wait
         req._cancel_listeners.append(self._wake)
+        inst.on_unload.append(self._wake)
         req._progress = lambda p: put(("prompt", p))
-        self.req = req
+        self.req, self.inst = req, inst
 
         def work() -> None:
             try:
@@ -163,8 +165,9 @@ class _Work:
 
     def close(self) -> None:
         self.req._halt.set()
-        if self._wake in self.req._cancel_listeners:
-            self.req._cancel_listeners.remove(self._wake)
+        for listeners in (self.req._cancel_listeners, self.inst.on_unload):
+            if self._wake in listeners:
+                listeners.remove(self._wake)
 
 
 class Engine:
@@ -426,7 +429,7 @@ class Engine:
 
         behaviour = self.behaviour_for(inst.spec)
         builtin = behaviour in BEHAVIOURS.values()
-        work = _Work(behaviour, req, self.executor)
+        work = _Work(behaviour, req, inst, self.executor)
         max_tokens = max_tokens_of(req.config)
         stops = [s for s in req.config.get("llm.prediction.stopStrings") or [] if s]
         stop_reason: str | None = None
