@@ -199,7 +199,7 @@ def default_models() -> list[ModelSpec]:
             type="embedding",
             display_name="BGE Small EN v1.5",
             path="CompendiumLabs/bge-small-en-v1.5-gguf/bge-small-en-v1.5-q8_0.gguf",
-            size_bytes=36_755_008,
+            size_bytes=24_808_576,
             max_context_length=512,
             context_length=512,
             dim=384,
