@@ -118,13 +118,13 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     acc.wall("chunking", time.perf_counter() - t0)
 
     parse_report: dict[str, Any] = {}
+    feed = _live_feed(live)
     if method == "standard":
         assert chat is not None
-        on_chunk = _live_feed(live)
         records = _extract(chat, new_units, entity_types, gleaning, prompts, concurrency, prog,
-                           acc, parse_report, on_chunk)
-        if on_chunk is not None:
-            on_chunk(None)
+                           acc, parse_report, feed and feed.chunk)
+        if feed is not None:
+            feed.close()  # draw the last chunks now: summaries and reports take a while
         entities, relationships = _merge_records(records, _previous)
         t0 = time.perf_counter()
         stage = prog.stage("summarize_descriptions", 0)
@@ -150,6 +150,8 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
         t0 = time.perf_counter()
         entities, relationships = _fast_graph(text_units)
         acc.wall("extract_graph_nlp", time.perf_counter() - t0)
+        if feed is not None:  # no chunks to watch: the whole co-occurrence graph at once
+            feed.add(entities, relationships)
 
     t0 = time.perf_counter()
     entities, relationships, text_units = _finalize(entities, relationships, text_units)
@@ -196,6 +198,8 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
                      "report_max_input_tokens": report_max_input_tokens,
                      "report_max_length": report_max_length},
     }
+    if feed is not None:
+        feed.finish(idx)
     if progress:
         _print_summary(idx, progress)
     return idx
@@ -252,29 +256,12 @@ def _as_frame(docs: Any) -> pd.DataFrame:
 
 
 def _live_feed(live: Any) -> Any:
-    """A per-chunk callback feeding a live graph view (None: no live view)."""
+    """The live graph view fed during the build (None: no live view); see graphview.live."""
     if not live:
         return None
-    import threading
+    from ..graphview.live import live_feed
 
-    if live is True:
-        from IPython.display import display
-
-        from ..graphview import LiveGraph
-
-        live = LiveGraph()
-        display(live.view)
-    lock = threading.Lock()
-
-    def feed(res: ParseResult | None) -> None:
-        with lock:  # extraction runs on a thread pool; the view is fed one batch at a time
-            if res is None:
-                live.close()
-            elif res.entities or res.relationships:
-                live.add(pd.DataFrame(res.entities) if res.entities else None,
-                         pd.DataFrame(res.relationships) if res.relationships else None)
-
-    return feed
+    return live_feed(live)
 
 
 def _extract(chat: CachedChat, units: pd.DataFrame, entity_types: Any, gleaning: str,
