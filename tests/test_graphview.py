@@ -110,13 +110,13 @@ def test_labels_for_the_most_important_nodes_and_communities(view: GraphView) ->
     assert _node(view, "SCROOGE")["id"] in sc.labelled and len(sc.labels) >= 30
     assert any(lab[4] for lab in sc.labels)  # community titles (bold)
     boxes = []
-    for x, y, text, size, _bold, anchor, _c in sc.labels:
-        w = text_width(text, size)
-        x0 = x - w / 2 if anchor == "middle" else x
-        boxes.append((x0, y - size * 0.62, x0 + w, y + size * 0.62))
+    for x, y, text, size, bold, _anchor, _c in sc.labels:
+        w, h = text_width(text, size, bold), size * 1.25 + 2
+        boxes.append((x - w / 2, y - h / 2, x + w / 2, y + h / 2))
     for k, a in enumerate(boxes):
         for b in boxes[k + 1:]:
-            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)
+            assert not (a[0] < b[2] - 0.01 and b[0] < a[2] - 0.01 and a[1] < b[3] - 0.01
+                        and b[1] < a[3] - 0.01), (a, b)
 
 
 def test_overview_of_a_big_index_has_titled_communities() -> None:

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .data import clip
 from .draw import GREY, HIGHLIGHT
 
 WIDTH, HEIGHT = 960, 600
@@ -26,6 +27,7 @@ CAPTION = 24  # px at the bottom for the caption line
 PNG_KEY = "lmsnb-graph"  # tEXt keyword; the browser looks for f"{PNG_KEY}\0{key}"
 EDGE = "#9aa0a6"
 TOP_FIRST = 8  # this many most important nodes are labelled before the community titles
+LEGEND_W = 250  # px on the right for the legend
 
 
 @dataclass
@@ -42,9 +44,12 @@ class Scene:
     caption: str = ""
 
 
-def text_width(text: str, size: float) -> float:
-    """Width estimate in px (DejaVu Sans, GraphRAG's mostly upper-case titles)."""
-    return 0.62 * size * len(text)
+def text_width(text: str, size: float, bold: bool = False) -> float:
+    """Width in px as the PNG draws it (DejaVu Sans, with its white outline)."""
+    try:
+        return _font(round(size * 4), bold).getlength(text) / 4 + 4
+    except ImportError:  # no Pillow: an estimate for GraphRAG's mostly upper-case titles
+        return 0.66 * size * len(text) + 4
 
 
 def _overlaps(box: tuple, taken: list[tuple]) -> bool:
@@ -55,22 +60,27 @@ def _overlaps(box: tuple, taken: list[tuple]) -> bool:
 def scene(graph: Mapping, highlighted: Mapping | None = None, legend: Mapping | None = None,
           caption: str = "", width: int = WIDTH, height: int = HEIGHT,
           max_labels: int = 60) -> Scene:
-    """Fit the laid-out graph into ``width`` x ``height`` and choose labels that do not overlap:
-    community titles first, then highlighted nodes, then the most important (lowest rank)."""
+    """Fit the laid-out graph into the picture (the legend gets a column on the right) and
+    choose labels that do not overlap each other or labelled nodes: highlighted nodes, the most
+    important few, the community titles, then the rest by importance — each to the right of
+    its node, else left, below or above."""
     sc = Scene(width, height, caption=caption)
     nodes, edges = graph.get("nodes", []), graph.get("edges", [])
     labels = graph.get("labels", [])
+    if legend:
+        sc.legend = legend_rows(legend)
     if not nodes:
         sc.labels.append((width / 2, height / 2, "empty graph: no entities to draw", 16, False,
                           "middle", "#57606a"))
         return sc
     pad = 24
+    right = width - (LEGEND_W if sc.legend else 0)
     xs0 = min(n["x"] - n["size"] / 2 for n in nodes)
     xs1 = max(n["x"] + n["size"] / 2 for n in nodes)
     ys0 = min([n["y"] - n["size"] / 2 for n in nodes] + [lab["y"] - 14 for lab in labels])
     ys1 = max(n["y"] + n["size"] / 2 for n in nodes)
-    avail_w, avail_h = width - 2 * pad, height - 2 * pad - CAPTION
-    s = min(avail_w / max(xs1 - xs0, 1), avail_h / max(ys1 - ys0, 1), 1.5)
+    avail_w, avail_h = right - 2 * pad, height - 2 * pad - CAPTION
+    s = min(avail_w / max(xs1 - xs0, 1), avail_h / max(ys1 - ys0, 1), 1.25)
     ox = pad + (avail_w - (xs1 - xs0) * s) / 2 - xs0 * s
     oy = pad + (avail_h - (ys1 - ys0) * s) / 2 - ys0 * s
 
@@ -80,6 +90,8 @@ def scene(graph: Mapping, highlighted: Mapping | None = None, legend: Mapping | 
     hl = highlighted or {}
     hl_nodes, hl_edges = set(hl.get("nodes", [])), set(hl.get("edges", []))
     fade = bool(hl_nodes or hl_edges)
+    if fade and sc.legend:
+        sc.legend.insert(len(sc.legend) - 1, (HIGHLIGHT, "red ring: highlighted", True))
     where = {n["id"]: at(n["x"], n["y"]) for n in nodes}
     for e in edges[:20000]:
         (x1, y1), (x2, y2) = where[e["source"]], where[e["target"]]
@@ -93,16 +105,15 @@ def scene(graph: Mapping, highlighted: Mapping | None = None, legend: Mapping | 
         on = n["id"] in hl_nodes
         alpha = 1.0 if on or not fade else 0.3
         if n.get("kind") == "mention":
-            sc.nodes.append((x, y, r, "#ffffff", GREY, 1.5, "circle", alpha))
+            sc.nodes.append((x, y, r, "#ffffff", HIGHLIGHT if on else GREY, 3 if on else 1.5,
+                             "circle", alpha))
         elif n.get("kind") == "community":
             sc.nodes.append((x, y, r, n["color"], HIGHLIGHT if on else "#444444",
                              3 if on else 1.5, "square", alpha))
         else:
             sc.nodes.append((x, y, r, n["color"], HIGHLIGHT if on else "#ffffff",
                              3 if on else 0.8, "circle", alpha))
-    # labels: greedy, no overlaps with each other, labelled nodes or the legend; highlighted
-    # nodes first, then the most important few, the community titles, the rest by importance
-    taken: list[tuple] = [(0, height - CAPTION - 12 - 16 * 9, 300, height)] if legend else []
+    taken: list[tuple] = []
     by_rank = sorted(nodes, key=lambda n: (n["id"] not in hl_nodes, n.get("rank", 0)))
     first = sum(1 for n in nodes if n["id"] in hl_nodes) + TOP_FIRST
     cands = [(n, False) for n in by_rank[:first]]
@@ -116,36 +127,34 @@ def scene(graph: Mapping, highlighted: Mapping | None = None, legend: Mapping | 
             continue
         x, y = at(item["x"], item["y"])
         size = 13.0 if is_title else float(item.get("lfs", 11))
-        w, h = text_width(text, size), size * 1.25
+        w, h = text_width(text, size, is_title), size * 1.25 + 2
         r = 0.0 if is_title else max(item["size"] / 2 * s, 2.0)
         if is_title:
-            box = (x - w / 2, y - h / 2, x + w / 2, y + h / 2)
+            places = [(x, y)]
         elif item.get("kind") == "community":
-            box = (x - w / 2, y + r + 2, x + w / 2, y + r + 2 + h)
+            places = [(x, y + r + 2 + h / 2)]
+        else:  # centres of the label box: right, left, below, above
+            places = [(x + r + 3 + w / 2, y), (x - r - 3 - w / 2, y),
+                      (x, y + r + 2 + h / 2), (x, y - r - 2 - h / 2)]
+        for cx, cy in places:
+            box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+            if box[0] >= 0 and box[2] <= right and box[1] >= 0 and \
+                    box[3] <= height - CAPTION and not _overlaps(box, taken):
+                break
         else:
-            box = (x + r + 3, y - h / 2, x + r + 3 + w, y + h / 2)
-        if box[0] < 0 or box[2] > width or box[1] < 0 or box[3] > height - CAPTION:
-            continue
-        if _overlaps(box, taken):
             continue
         taken.append(box)
         if r:
             taken.append((x - r, y - r, x + r, y + r))
         sc.labelled.append(item["id"])
-        if is_title:
-            sc.labels.append((x, y, text, size, True, "middle", "#333333"))
-        elif item.get("kind") == "community":
-            sc.labels.append((x, box[1] + h / 2, text, size, False, "middle", "#1d1d1d"))
-        else:
-            sc.labels.append((box[0], y, text, size, False, "start", "#1d1d1d"))
-    if legend:
-        sc.legend = legend_rows(legend)
+        colour = "#333333" if is_title else "#1d1d1d"
+        sc.labels.append((cx, cy, text, size, is_title, "middle", colour))
     return sc
 
 
 def legend_rows(legend: Mapping) -> list[tuple]:
     """(colour, text, hollow) rows of a legend dict from ``draw.legend``."""
-    rows = [(c, f"{name} ({n:,})", False) for c, name, n in legend.get("items", [])]
+    rows = [(c, f"{clip(name, 30)} ({n:,})", False) for c, name, n in legend.get("items", [])]
     more = legend.get("more", 0)
     if more > 0:
         rows.append(("#ffffff", f"… {more:,} more colours", False))
@@ -153,15 +162,12 @@ def legend_rows(legend: Mapping) -> list[tuple]:
         what = "no community" if legend.get("by") == "community" else "no type"
         rows.append((GREY, f"gray: {what} ({legend['gray']:,})", False))
     if legend.get("mentions"):
-        rows.append((GREY, f"hollow: only named in relationships ({legend['mentions']:,})", True))
+        rows.append((GREY, f"hollow: only in relationships ({legend['mentions']:,})", True))
     rows.append(("#ffffff", f"size: {legend.get('size', 'degree')}", False))
     return rows
 
 
 # --------------------------------------------------------------------------------- SVG
-
-def _legend_width(sc: Scene) -> float:
-    return 30 + max(text_width(text, 11) * 0.85 for _c, text, _h in sc.legend)
 
 
 def to_svg(sc: Scene) -> str:
@@ -185,16 +191,14 @@ def to_svg(sc: Scene) -> str:
         out.append(f"<text x='{x:.1f}' y='{y + size * 0.35:.1f}' font-size='{size}'{weight} "
                    f"text-anchor='{anchor}' fill='{c}' stroke='#ffffff' stroke-width='3' "
                    f"paint-order='stroke'>{esc(text)}</text>")
-    y = sc.height - CAPTION - 8 - 16 * len(sc.legend)
-    if sc.legend:
-        out.append(f"<rect x='6' y='{y - 4}' width='{_legend_width(sc)}' "
-                   f"height='{16 * len(sc.legend) + 6}' rx='5' fill='#ffffff' opacity='0.88'/>")
+    x0 = sc.width - LEGEND_W + 8
     for k, (c, text, hollow) in enumerate(sc.legend):
-        yy = y + 16 * k
+        yy = 20 + 17 * k
         fill = "#ffffff" if hollow else c
         stroke = c if hollow else "#888888"
-        out.append(f"<circle cx='18' cy='{yy + 6}' r='5' fill='{fill}' stroke='{stroke}'/>"
-                   f"<text x='28' y='{yy + 10}' font-size='11' fill='#333333'>{esc(text)}</text>")
+        out.append(f"<circle cx='{x0 + 6}' cy='{yy}' r='5' fill='{fill}' stroke='{stroke}'/>"
+                   f"<text x='{x0 + 16}' y='{yy + 4}' font-size='11' fill='#333333'>"
+                   f"{esc(text)}</text>")
     if sc.caption:
         out.append(f"<text x='10' y='{sc.height - 8}' font-size='12' fill='#57606a'>"
                    f"{esc(sc.caption)}</text>")
@@ -255,17 +259,14 @@ def to_png(sc: Scene, key: str = "", scale: int = 2) -> bytes:
         d.text((x * k, y * k), text, font=_font(round(size * k), bold), fill=_rgba(c, 1),
                anchor="mm" if anchor == "middle" else "lm", stroke_width=2 * k,
                stroke_fill=(255, 255, 255, 255))
-    y = sc.height - CAPTION - 8 - 16 * len(sc.legend)
-    if sc.legend:
-        d.rounded_rectangle([6 * k, (y - 4) * k, (6 + _legend_width(sc)) * k,
-                             (y + 16 * len(sc.legend) + 2) * k], radius=5 * k,
-                            fill=(255, 255, 255, 225))
+    x0 = sc.width - LEGEND_W + 8
     for i, (c, text, hollow) in enumerate(sc.legend):
-        yy = (y + 16 * i + 6) * k
-        d.ellipse([13 * k, yy - 5 * k, 23 * k, yy + 5 * k],
+        yy = (20 + 17 * i) * k
+        d.ellipse([(x0 + 1) * k, yy - 5 * k, (x0 + 11) * k, yy + 5 * k],
                   fill=_rgba("#ffffff" if hollow else c, 1),
                   outline=_rgba(c if hollow else "#888888", 1), width=k)
-        d.text((28 * k, yy), text, font=_font(11 * k), fill=(51, 51, 51, 255), anchor="lm")
+        d.text(((x0 + 16) * k, yy), text, font=_font(11 * k), fill=(51, 51, 51, 255),
+               anchor="lm")
     if sc.caption:
         d.text((10 * k, (sc.height - 12) * k), sc.caption, font=_font(12 * k),
                fill=(87, 96, 106, 255), anchor="lm")

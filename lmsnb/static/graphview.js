@@ -6,6 +6,10 @@
 const LABELS_MAX = 120; // labels on screen at once, most important first
 const TOP_FIRST = 8; // this many most important nodes are labelled before community titles
 const PANEL_W = 320;
+const FIT_ZOOM_MAX = 1.25;
+// Where a node's label may go, in order of preference: right, left, below, above.
+const PLACES = [["", 1, 0], ["lm-lab-l", -1, 0], ["lm-lab-b", 0, 1], ["lm-lab-t", 0, -1]];
+const PLACE_CLASSES = "lm-lab-l lm-lab-b lm-lab-t";
 
 function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -26,6 +30,19 @@ function toElements(graph) {
 }
 
 const isTitle = (n) => n.data("kind") === "label";
+
+// Label widths as cytoscape draws them (its default font), plus the 2 px outline each side.
+const FONT = '"Helvetica Neue", Helvetica, sans-serif';
+const measureCtx = document.createElement("canvas").getContext("2d");
+const unitWidths = new Map();
+function labelWidth(text, px, bold) {
+  const key = (bold ? "b:" : "") + text;
+  if (!unitWidths.has(key)) {
+    measureCtx.font = `${bold ? "bold " : ""}100px ${FONT}`;
+    unitWidths.set(key, measureCtx.measureText(text).width / 100);
+  }
+  return unitWidths.get(key) * px + 4;
+}
 const isDrawn = (n) => !isTitle(n);
 
 // A saved notebook keeps a PNG of the view as its own output (see picture.py); in the live
@@ -89,8 +106,8 @@ function render({ model, el }) {
     h("div", { class: "lm-toolbar" }, search, h("label", {}, "type ", typeSel),
       h("label", {}, "community ", commSel), h("label", {}, "min degree ", minDeg),
       h("label", {}, "level ", levelSel), back, fitBtn, status),
-    message, hlLine, notes,
-    h("div", { class: "lm-body" }, canvas, legend, panel));
+    legend, message, hlLine, notes,
+    h("div", { class: "lm-body" }, canvas, panel));
 
   const graph0 = model.get("graph");
   const big = (graph0.nodes || []).length > 1500;
@@ -124,6 +141,10 @@ function render({ model, el }) {
   function fitVisible() {
     const shown = cy.nodes().filter((n) => !n.hasClass("lm-hidden"));
     cy.fit(shown.nonempty() ? shown : undefined, 24);
+    if (cy.zoom() > FIT_ZOOM_MAX) { // a handful of nodes: normal size, in the middle
+      cy.zoom(FIT_ZOOM_MAX);
+      cy.center(shown.nonempty() ? shown : undefined);
+    }
     scheduleLabels(0);
   }
   const resized = new ResizeObserver(() => {
@@ -176,12 +197,21 @@ function render({ model, el }) {
       const p = n.position(), x = p.x * z + pan.x, y = p.y * z + pan.y;
       if (x < -40 || x > W + 40 || y < -20 || y > H + 20) return;
       const title = isTitle(n), fs = title ? 14 : (n.data("lfs") || 12);
-      const w = 0.62 * fs * text.length, th = fs * 1.25, r = (n.data("size") || 0) * z / 2;
-      const b = title ? [x - w / 2, y - th / 2, x + w / 2, y + th / 2]
-        : n.data("kind") === "community" ? [x - w / 2, y + r + 2, x + w / 2, y + r + 2 + th]
-        : [x + r + 3, y - th / 2, x + r + 3 + w, y + th / 2];
-      if (!force && hits(b)) return;
-      put(b); seen.add(n.id()); chosen.push([n, fs]);
+      const w = labelWidth(text, fs, title), th = fs * 1.25 + 2, r = (n.data("size") || 0) * z / 2;
+      let box = null, place = "";
+      if (title) box = [x - w / 2, y - th / 2, x + w / 2, y + th / 2];
+      else if (n.data("kind") === "community") box = [x - w / 2, y + r + 2, x + w / 2, y + r + 2 + th];
+      if (box) {
+        if (!force && hits(box)) return;
+      } else {
+        for (const [cls, dx, dy] of PLACES) {
+          const cx = x + dx * (r + 3 + w / 2), cy_ = y + dy * (r + 2 + th / 2);
+          const b = [cx - w / 2, cy_ - th / 2, cx + w / 2, cy_ + th / 2];
+          if (force || !hits(b)) { box = b; place = cls; break; }
+        }
+        if (!box) return;
+      }
+      put(box); seen.add(n.id()); chosen.push([n, fs, place]);
       if (r > 2) put([x - r, y - r, x + r, y + r]); // later labels keep off this node too
     };
     const sel = cy.$("node:selected");
@@ -192,15 +222,33 @@ function render({ model, el }) {
     for (const n of titles) consider(n, false);
     for (const n of order) { if (chosen.length >= LABELS_MAX) break; consider(n, false); }
     cy.batch(() => {
-      labelled.removeClass("lm-label");
+      labelled.removeClass("lm-label " + PLACE_CLASSES);
       labelled = cy.collection();
-      for (const [n, fs] of chosen) {
+      for (const [n, fs, place] of chosen) {
         n.data("lf", fs / z);
+        if (place) n.addClass(place);
         labelled = labelled.union(n);
       }
       labelled.addClass("lm-label");
     });
-    el.dataset.labels = String(chosen.length);
+    // The boxes above are estimates; drop any label that cytoscape really draws over another.
+    const drawn = [];
+    const off = [];
+    for (const [n] of chosen) {
+      const b = n.renderedBoundingBox({ includeNodes: false, includeEdges: false,
+                                        includeLabels: true });
+      if (drawn.some((o) => b.x1 < o.x2 - 1 && o.x1 < b.x2 - 1 && b.y1 < o.y2 - 1 && o.y1 < b.y2 - 1))
+        off.push(n);
+      else drawn.push(b);
+    }
+    if (off.length) cy.batch(() => {
+      for (const n of off) { n.removeClass("lm-label " + PLACE_CLASSES); labelled = labelled.difference(n); }
+    });
+    // cytoscape draws elements through cached layer textures sized before these labels
+    // existed, which would clip labels sticking out of the old bounds (cytoscape 3.34 internals).
+    const layers = renderer && renderer.data && renderer.data.lyrTxrCache;
+    if (layers && layers.invalidateElements) { layers.invalidateElements(cy.elements()); cy.forceRender(); }
+    el.dataset.labels = String(chosen.length - off.length);
   }
   cy.on("viewport", () => scheduleLabels());
 
