@@ -10,6 +10,7 @@ line each.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,9 +42,14 @@ def ids_of(value: Any) -> list[str]:
         return [str(value)]
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def clip(text: Any, n: int) -> str:
-    """Text for a label or panel: missing values are blank, long ones end in an ellipsis."""
+    """One line for a label, legend or caption: missing values are blank, whitespace runs are
+    one space, control characters go (fonts and XML refuse them), long ones end in "…"."""
     s = "" if text is None or (isinstance(text, float) and np.isnan(text)) else str(text)
+    s = _CONTROL.sub("", " ".join(s.split()))
     return s if len(s) <= n else s[: n - 1].rstrip() + "…"
 
 
@@ -157,13 +163,17 @@ class Graph:
         df["title"] = _text(df["title"]).str.strip()
         if "id" not in df:
             df["id"] = df["title"]
-        df["id"] = _text(df["id"])
+        df["id"] = _text(df["id"]).str.strip()
+        nameless = (df["title"] == "") & (df["id"] == "")
+        if nameless.any():
+            self._note("nameless", int(nameless.sum()), "entity has neither title nor id "
+                       "(skipped)", "entities have neither title nor id (skipped)")
+            df = df[~nameless].copy()
         untitled = df["title"] == ""
         if untitled.any():
             self._note("untitled", int(untitled.sum()), "entity has no title (shown as its id)",
                        "entities have no title (shown by their ids)")
             df.loc[untitled, "title"] = df.loc[untitled, "id"]
-        df = df[(df["title"] != "") | (df["id"] != "")]
         for col in ("type", "description"):
             df[col] = _text(df[col]) if col in df else ""
         for col in ("degree", "text_unit_ids", "human_readable_id"):

@@ -106,13 +106,17 @@ def layout_groups(n: int, src: np.ndarray, dst: np.ndarray, w: np.ndarray,
     inner = loose[src] & loose[dst] & (src != dst)
     derived = {}
     if inner.any() and len(src):
+        ww = _weights(w)[inner]
+        ww = np.clip(ww / ww.max(), 1e-6, 1.0)  # extreme weights make Leiden's sums overflow
         try:
             from graspologic_native import leiden
 
             edges = [(str(a), str(b), float(x)) for a, b, x in
-                     zip(src[inner], dst[inner], _weights(w)[inner], strict=True)]
+                     zip(src[inner], dst[inner], ww, strict=True)]
             _, derived = leiden(edges, seed=7, trials=1)
-        except Exception:  # noqa: BLE001 - a layout nicety; singletons still draw
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # noqa: BLE001 - a layout nicety (a Rust panic is a BaseException)
             derived = {}
     nxt = -2
     labels: dict[int, int] = {}

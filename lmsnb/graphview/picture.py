@@ -15,6 +15,7 @@ import base64
 import functools
 import html
 import io
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -170,9 +171,15 @@ def legend_rows(legend: Mapping) -> list[tuple]:
 # --------------------------------------------------------------------------------- SVG
 
 
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def to_svg(sc: Scene) -> str:
     """A standalone SVG document of the scene."""
-    esc = html.escape
+
+    def esc(text: str) -> str:  # titles may hold characters XML does not allow
+        return html.escape(_NOT_XML.sub("", text))
+
     out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{sc.width}' height='{sc.height}' "
            f"viewBox='0 0 {sc.width} {sc.height}' font-family='DejaVu Sans, sans-serif'>",
            f"<rect width='{sc.width}' height='{sc.height}' fill='#ffffff'/>"]
