@@ -73,6 +73,7 @@ def test_names_only_in_relationships_are_counted_apart(view: GraphView, idx) -> 
     assert view.info["status"] == ("529 entities (+32 names only in relationships) · "
                                    "978 relationships")
     assert view.info["legend"]["mentions"] == 32
+    assert view.notes == ["32 names appear only in relationships (drawn hollow, counted apart)"]
     mention = next(n for n in view.graph["nodes"] if n["kind"] == "mention")
     view.selected = mention["id"]
     assert view.details["badges"][0] == "only in relationships"
@@ -329,6 +330,14 @@ def test_picture_is_a_png_the_live_view_recognises(view: GraphView) -> None:
     assert len(png) < 200_000
     colours = {c for _n, c in img.convert("RGB").getcolors(1 << 20)}
     assert (0xf2, 0x8e, 0x2b) in colours or len(colours) > 20  # drawn, not blank
+
+
+def test_picture_shows_what_the_filters_leave(idx) -> None:
+    v = GraphView(idx).filter(min_degree=5)
+    kept = [n for n in v.graph["nodes"] if n["degree"] >= 5]
+    sc = v._scene()
+    assert len(sc.nodes) == len(kept) < 561
+    assert sc.caption.startswith(f"lmsnb GraphView · showing {len(kept)} of 561 nodes (filtered)")
 
 
 def test_svg_and_html_copies(view: GraphView, tmp_path: Path) -> None:

@@ -73,7 +73,9 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     pass only when the first looks incomplete), "always" (GraphRAG's default) or "never".
     Every LLM call is cached under ``cache_dir`` so an interrupted build resumes for free.
     ``live=True`` shows the graph growing as chunks are extracted (a ``lmsnb.graphview.LiveGraph``
-    in the notebook; pass your own ``LiveGraph`` to place it yourself).
+    in the notebook; pass your own ``LiveGraph`` to place it yourself); the fast method has no
+    chunks to watch, so its whole graph appears at once. At the end the view shows the finished
+    index, coloured by community.
     """
     if method not in ("standard", "fast"):
         raise ConfigError(f"Unknown method {method!r}", hint="use 'standard' or 'fast'")

@@ -124,6 +124,9 @@ class Graph:
         ends = pd.concat([rel["source"], rel["target"]]).unique()
         missing = sorted(x for x in ends if x not in exact and x.upper() not in upper)
         if missing:
+            self._note("mentions", len(missing), "name appears only in relationships (drawn "
+                       "hollow, counted apart)", "names appear only in relationships (drawn "
+                       "hollow, counted apart)")
             extra = self._norm_entities(pd.DataFrame({"title": missing}))
             extra["mention"] = True
             ent = pd.concat([ent, extra], ignore_index=True)

@@ -414,11 +414,37 @@ class GraphView(anywidget.AnyWidget):
         parts += self.notes
         return "\n".join(parts)
 
+    def _shown(self) -> dict:
+        """The graph minus what the filters hide (the same rules as the browser's)."""
+        f = self.filters
+        typ, comm = f.get("type") or "", f.get("community")
+        min_deg = int(f.get("min_degree") or 0)
+        if not typ and comm in (None, "") and not min_deg:
+            return self.graph
+
+        def hidden(n: dict) -> bool:
+            entity = n.get("kind") != "community"
+            return bool((typ and entity and n.get("type") != typ)
+                        or (comm not in (None, "") and entity
+                            and str(n.get("community")) != str(comm))
+                        or n.get("degree", 0) < min_deg)
+
+        nodes = [n for n in self.graph.get("nodes", []) if not hidden(n)]
+        ids = {n["id"] for n in nodes}
+        return {"nodes": nodes, "labels": [],
+                "edges": [e for e in self.graph.get("edges", [])
+                          if e["source"] in ids and e["target"] in ids]}
+
     def _scene(self) -> picture.Scene:
-        caption = f"lmsnb GraphView · {self.info.get('status', '')}"
+        shown = self._shown()
+        status = self.info.get("status", "")
+        if shown is not self.graph:
+            status = f"showing {len(shown['nodes']):,} of {len(self.graph['nodes']):,} nodes " \
+                     f"(filtered) · {len(shown['edges']):,} relationships"
+        caption = f"lmsnb GraphView · {status}"
         if self._hl.text:
             caption += " · " + self._hl.text
-        return picture.scene(self.graph, self.highlighted, self.info.get("legend"),
+        return picture.scene(shown, self.highlighted, self.info.get("legend"),
                              clip(caption, 150))
 
     # -- details and browser events ---------------------------------------------------------
