@@ -157,10 +157,13 @@ def test_search_lists_every_match_and_a_later_hit_clears_the_miss(idx) -> None:
     v.send = sent.append  # type: ignore[method-assign]
     assert v.find("no such entity") is None
     assert v.info["message"] == "no entity matches “no such entity”"
+    said = v.info["said"]
+    v.level = 1  # a redraw keeps the line but does not count it as said again
+    assert v.info["message"].startswith("no entity matches") and v.info["said"] == said
     eid = v.find("martha cratchit")
     assert v.selected == eid and v.details["title"] == "MARTHA CRATCHIT"
     assert sent[-1] == {"event": "center", "id": eid}
-    assert v.info["message"] == "" and v.info["matches"] == []
+    assert v.info["message"] == "" and v.info["matches"] == [] and v.info["said"] == said + 1
     v.find("jacob marley")  # the exact title wins over longer ones that contain it
     assert v.details["title"] == "JACOB MARLEY"
     assert sorted(t for _, t in v.info["matches"][1:]) == ["GHOST OF JACOB MARLEY",

@@ -284,7 +284,7 @@ def to_png(sc: Scene, key: str = "", scale: int = 2) -> bytes:
     if key:
         info.add_text(PNG_KEY, key)
     buf = io.BytesIO()
-    img.save(buf, format="PNG", pnginfo=info, optimize=True)
+    img.save(buf, format="PNG", pnginfo=info)
     return buf.getvalue()
 
 
@@ -295,23 +295,19 @@ class Picture:
     plus ``text/plain``. Where Pillow is missing it falls back to ``image/svg+xml``, which
     trusted notebooks, GitHub and nbconvert show."""
 
-    def __init__(self, png: bytes | None, svg: str, text: str) -> None:
-        self.png, self.svg, self.text = png, svg, text
+    def __init__(self, sc: Scene, key: str, text: str) -> None:
+        try:
+            self.png: bytes | None = to_png(sc, key)
+        except ImportError:
+            self.png = None
+        self.scene, self.text = sc, text
 
     def _repr_mimebundle_(self, **_: Any) -> tuple[dict, dict]:
         if self.png is not None:
             return ({"image/png": base64.b64encode(self.png).decode("ascii"),
                      "text/plain": self.text},
                     {"image/png": {"width": WIDTH, "height": HEIGHT}})
-        return {"image/svg+xml": self.svg, "text/plain": self.text}, {}
-
-
-def picture(sc: Scene, key: str, text: str) -> Picture:
-    try:
-        png: bytes | None = to_png(sc, key)
-    except ImportError:
-        png = None
-    return Picture(png, to_svg(sc), text)
+        return {"image/svg+xml": to_svg(self.scene), "text/plain": self.text}, {}
 
 
 _pending: list[Any] = []

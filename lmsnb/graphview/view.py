@@ -215,7 +215,7 @@ class GraphView(anywidget.AnyWidget):
 
     def picture(self) -> picture.Picture:
         """The static picture as a displayable output (``image/png`` + ``text/plain``)."""
-        return picture.picture(self._scene(), self._picture_key, self._summary())
+        return picture.Picture(self._scene(), self._picture_key, self._summary())
 
     def to_html(self, path: str | Path | None = None, *, title: str = "lmsnb graph") -> str:
         """A self-contained interactive page (cytoscape inlined, no network); written to
@@ -303,18 +303,22 @@ class GraphView(anywidget.AnyWidget):
             graph, info = self._entity_graph()
         info.update(scope="/".join(map(str, self._scope)), levels=self._g.levels,
                     notes=self.notes, message=self._message, matches=self._matches,
-                    highlight=self._hl.text, fit=fit)
+                    said=getattr(self, "_said", 0), highlight=self._hl.text, fit=fit)
         with self.hold_sync():
             self.graph = graph
             self.info = info
             self._push_highlight()
-            if self.selected and self.selected not in {n["id"] for n in graph["nodes"]} \
-                    and not self._g.relationships["id"].eq(self.selected).any():
+            shown = {n["id"] for n in graph["nodes"]} | {e["id"] for e in graph["edges"]}
+            if self.selected and self.selected not in shown:
                 self.selected = ""
 
     def _say(self, message: str, matches: list[list[str]] | None = None) -> None:
+        """A line under the toolbar (a search's outcome, a refused click). ``said`` counts, so
+        the page shows it even when it repeats, and never re-shows an old one."""
         self._message, self._matches = message, matches or []
-        self.info = {**self.info, "message": message, "matches": self._matches}
+        self._said = getattr(self, "_said", 0) + 1
+        self.info = {**self.info, "message": message, "matches": self._matches,
+                     "said": self._said}
 
     def _entity_graph(self) -> tuple[dict, dict]:
         g = self._g

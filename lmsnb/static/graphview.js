@@ -69,7 +69,9 @@ function hidePictures(el, key) {
     }
   };
   const attach = () => {
-    const area = el.closest(".jp-OutputArea, .output");
+    // the whole cell: the picture goes to the cell's outputs even when the view sits in an
+    // Output widget or a box
+    const area = el.closest(".jp-Cell, .cell") || el.closest(".jp-OutputArea, .output");
     if (!area) {
       if (tries++ < 600) requestAnimationFrame(attach);
       return;
@@ -254,6 +256,7 @@ function render({ model, el }) {
 
   // -- toolbar, legend, lines of text ---------------------------------------------------
   let scope = model.get("info").scope;
+  let said = null;
 
   function fill(select, options, value) {
     select.replaceChildren(...options.map(([v, label]) => h("option", { value: v }, label)));
@@ -323,7 +326,10 @@ function render({ model, el }) {
     levelSel.disabled = !live || (info.levels || []).length < 2;
     if (document.activeElement !== minDeg) minDeg.value = String(f.min_degree || 0);
     back.style.display = live && info.scope !== "" ? "" : "none";
-    showMatches(info.matches || [], info.message || "");
+    if (info.said !== said) { // a new line from the kernel; an old one never comes back
+      said = info.said;
+      showMatches(info.matches || [], info.message || "");
+    }
     hlLine.textContent = info.highlight || "";
     hlLine.style.display = info.highlight ? "" : "none";
     notes.replaceChildren(...(info.notes || []).map((t) => h("div", {}, "ⓘ " + t)));
