@@ -433,3 +433,44 @@ def test_to_html_to_an_unwritable_path(view: GraphView, tmp_path: Path) -> None:
         view.to_html(tmp_path / "file" / "graph.html")
     with pytest.raises(GraphIndexError, match="Is a directory"):
         view.to_html(tmp_path)
+
+
+# -- corrections from the view: the index's own edits (GraphIndex.merge_entities/rename_entity)
+def test_rename_and_merge_from_the_view_edit_the_index_in_place() -> None:
+    from lmsnb.errors import GraphIndexError
+    from lmsnb.graphrag import GraphIndex
+
+    if not CAROL.exists():
+        pytest.skip("fixture missing")
+    idx = GraphIndex.from_parquet(CAROL)
+    v = GraphView(idx)
+    v.send = lambda *a, **k: None  # type: ignore[method-assign]
+    assert v.editable and v.info["editable"]
+    fred = _node(v, "FRED")
+    v.selected = fred["id"]
+    assert ["rename", "Rename…"] in v.details["actions"]
+    before = {n["id"]: (n["x"], n["y"]) for n in v.graph["nodes"]}
+
+    v.rename("FRED", "FRED (THE NEPHEW)")
+    assert "FRED (THE NEPHEW)" in set(idx.entities["title"])  # the index itself changed
+    renamed = _node(v, "FRED (THE NEPHEW)")
+    assert renamed["id"] == fred["id"] and (renamed["x"], renamed["y"]) == before[fred["id"]]
+    assert v.selected == fred["id"] and v.info["message"].startswith("Renamed FRED to ")
+    assert v.details["title"] == "FRED (THE NEPHEW)"
+
+    ids = [_node(v, t)["id"] for t in ("SCROOGE", "EBENEZER SCROOGE")]
+    v._on_msg(v, {"event": "merge", "ids": ids, "into": "EBENEZER SCROOGE"}, None)
+    assert v.info["message"].startswith("Merged SCROOGE into EBENEZER SCROOGE")
+    assert v.info["status"].startswith("528 entities") and len(idx.entities) == 528
+    kept = _node(v, "EBENEZER SCROOGE")
+    assert v.selected == kept["id"] and kept["id"] in ids
+    same = sum(1 for n in v.graph["nodes"] if before.get(n["id"]) == (n["x"], n["y"]))
+    assert same == len(v.graph["nodes"])  # nothing else moved
+
+    # a refused edit is one line in the view (from a click) or one clear error (from Python)
+    v._on_msg(v, {"event": "rename", "id": kept["id"], "title": "BOB CRATCHIT"}, None)
+    assert v.info["message"] == "There is already an entity called 'BOB CRATCHIT'"
+    plain = GraphView(types.SimpleNamespace(entities=idx.entities, relationships=None))
+    assert not plain.editable
+    with pytest.raises(GraphIndexError, match="cannot be corrected from the view"):
+        plain.rename(plain.graph["nodes"][0]["id"], "X")

@@ -21,12 +21,16 @@ def _text_unit_items(g: Graph, ids: list[str], limit: int = 6) -> list[dict]:
     return items
 
 
-def details(g: Graph, sel: str) -> dict:
-    """The panel for ``sel`` (an entity id, a relationship id or ``c:<community>``)."""
+def details(g: Graph, sel: str, editable: bool = False) -> dict:
+    """The panel for ``sel`` (an entity id, a relationship id or ``c:<community>``);
+    ``editable`` adds the corrections the index can make (rename, merge)."""
     if sel.startswith("c:") and sel[2:].lstrip("-").isdigit():
         return _community(g, int(sel[2:]), sel)
     if sel in g.row:
-        return _entity(g, sel)
+        out = _entity(g, sel)
+        if editable and not g.entities.iloc[g.row[sel]]["mention"]:
+            out["actions"] += [["rename", "Rename…"], ["pick", "Pick for merge"]]
+        return out
     hit = g.relationships[g.relationships["id"] == sel]
     if len(hit):
         x = hit.iloc[0]

@@ -82,6 +82,7 @@ class GraphView(anywidget.AnyWidget):
     def __init__(self, idx: Any = None, *, level: int = 0, max_nodes: int = 2500,
                  **kwargs: Any) -> None:
         self._g = Graph(idx)
+        self._idx = idx
         self.max_nodes = max_nodes
         self._scope: list[int] = []  # drilled community ids, outermost first
         self._extra: set[str] = set()  # entities added by expand()
@@ -200,10 +201,59 @@ class GraphView(anywidget.AnyWidget):
     def set_index(self, idx: Any) -> None:
         """Show ``idx`` instead (e.g. the finished index after a live build), framed anew."""
         self._g = Graph(idx)
+        self._idx = idx
         self._scope, self._extra, self._pos_key = [], set(), None
         self._hl = Highlight()
         self.selected = ""
         self._redraw(fit=True)
+
+    # -- corrections: the index's own edits, drawn in place ---------------------------------
+    @property
+    def editable(self) -> bool:
+        """Whether the index can be corrected from the view (a ``GraphIndex`` can)."""
+        return all(callable(getattr(self._idx, m, None))
+                   for m in ("merge_entities", "rename_entity"))
+
+    def rename(self, entity: str, title: str) -> Any:
+        """Give ``entity`` (id or title) the title ``title`` in the index
+        (``idx.rename_entity``), redraw in place and select it; returns the index's ``Edit``."""
+        eid = self._entity_id(entity)
+        edit = self._edit("rename_entity", self._g.entities.iloc[self._g.row[eid]]["title"],
+                          title)
+        self._after_edit(edit, eid)
+        return edit
+
+    def merge(self, entities: list[str], into: str | None = None) -> Any:
+        """Fold ``entities`` (ids or titles) into one in the index (``idx.merge_entities``),
+        redraw in place and select the result; returns the index's ``Edit``."""
+        titles = [self._g.entities.iloc[self._g.row[self._entity_id(e)]]["title"]
+                  for e in entities]
+        edit = self._edit("merge_entities", titles, into)
+        self._after_edit(edit, None)
+        return edit
+
+    def _edit(self, method: str, *args: Any) -> Any:
+        if not self.editable:
+            raise _view_error("This view's index cannot be corrected from the view",
+                              "show a GraphIndex (build_index or GraphIndex.from_parquet): its "
+                              "merge_entities and rename_entity do the edit")
+        return getattr(self._idx, method)(*args)
+
+    def _after_edit(self, edit: Any, eid: str | None) -> None:
+        """Reload the edited index, keeping every position that still has its node."""
+        pos = self._pos
+        self._g = Graph(self._idx)
+        self._scope = [c for c in self._scope if c in self._g.comm.index or c == NO_COMMUNITY]
+        self._extra = {i for i in self._extra if i in self._g.row}
+        self._pos_key, self._pos = self._layout_key(), {i: p for i, p in pos.items()
+                                                         if i in self._g.row}
+        changed = [i for i in getattr(edit, "changed_entities", []) if i in self._g.row]
+        target = eid if eid in self._g.row else (changed[0] if changed else None)
+        self._redraw()
+        self._say(repr(edit))
+        if target is not None:
+            self._show(target)
+        self._update_details()  # the same id may now have another title
 
     def to_svg(self) -> str:
         """The view as a standalone SVG picture (what ``picture()`` draws as PNG)."""
@@ -302,6 +352,7 @@ class GraphView(anywidget.AnyWidget):
         else:
             graph, info = self._entity_graph()
         info.update(scope="/".join(map(str, self._scope)), levels=self._g.levels,
+                    editable=self.editable,
                     notes=self.notes, message=self._message, matches=self._matches,
                     said=getattr(self, "_said", 0), highlight=self._hl.text, fit=fit)
         with self.hold_sync():
@@ -325,7 +376,7 @@ class GraphView(anywidget.AnyWidget):
         visible = self._visible_entities()
         ids = [i for i in g.entities["id"] if i in visible]
         layout = None
-        key = (tuple(self._scope), len(g.entities), len(g.relationships), id(g))
+        key = self._layout_key()
         if self._pos_key != key:
             self._pos_key, self._pos = key, {}
         new = [i for i in ids if i not in self._pos]
@@ -340,6 +391,11 @@ class GraphView(anywidget.AnyWidget):
         if layout is None and self.graph.get("labels"):
             graph["labels"] = self.graph["labels"]  # the discs did not move
         return graph, info
+
+    def _layout_key(self) -> tuple:
+        """Positions are recomputed when this changes (another scope, new data)."""
+        g = self._g
+        return tuple(self._scope), len(g.entities), len(g.relationships), id(g)
 
     def _layout(self, ids: list[str]) -> Any:
         g = self._g
@@ -467,8 +523,12 @@ class GraphView(anywidget.AnyWidget):
                 self.find(str(msg.get("query", "")))
             elif event == "show":
                 self._show(target)
+            elif event == "rename":
+                self.rename(target, str(msg.get("title", "")))
+            elif event == "merge":
+                self.merge([str(i) for i in msg.get("ids", [])], msg.get("into") or None)
         except LmsnbError as exc:  # a stale click: say so in the view, not in the kernel log
             self._say(exc.message)
 
     def _update_details(self) -> None:
-        self.details = details(self._g, self.selected) if self.selected else {}
+        self.details = details(self._g, self.selected, self.editable) if self.selected else {}

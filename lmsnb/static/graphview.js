@@ -223,11 +223,13 @@ function render({ model, el }) {
     for (const n of order.slice(0, TOP_FIRST)) consider(n, false);
     for (const n of titles) consider(n, false);
     for (const n of order) { if (chosen.length >= LABELS_MAX) break; consider(n, false); }
+    // The font size is a style bypass in model units, so the label is `fs` px on screen at
+    // this zoom; a bypass (unlike a data mapper) makes cytoscape re-measure the label.
     cy.batch(() => {
-      labelled.removeClass("lm-label " + PLACE_CLASSES);
+      labelled.removeClass("lm-label " + PLACE_CLASSES).removeStyle("font-size");
       labelled = cy.collection();
       for (const [n, fs, place] of chosen) {
-        n.data("lf", fs / z);
+        n.style("font-size", fs / z);
         if (place) n.addClass(place);
         labelled = labelled.union(n);
       }
@@ -244,12 +246,11 @@ function render({ model, el }) {
       else drawn.push(b);
     }
     if (off.length) cy.batch(() => {
-      for (const n of off) { n.removeClass("lm-label " + PLACE_CLASSES); labelled = labelled.difference(n); }
+      for (const n of off) {
+        n.removeClass("lm-label " + PLACE_CLASSES).removeStyle("font-size");
+        labelled = labelled.difference(n);
+      }
     });
-    // cytoscape draws elements through cached layer textures sized before these labels
-    // existed, which would clip labels sticking out of the old bounds (cytoscape 3.34 internals).
-    const layers = renderer && renderer.data && renderer.data.lyrTxrCache;
-    if (layers && layers.invalidateElements) { layers.invalidateElements(cy.elements()); cy.forceRender(); }
     el.dataset.labels = String(chosen.length - off.length);
   }
   cy.on("viewport", () => scheduleLabels());
@@ -332,7 +333,7 @@ function render({ model, el }) {
     }
     hlLine.textContent = info.highlight || "";
     hlLine.style.display = info.highlight ? "" : "none";
-    notes.replaceChildren(...(info.notes || []).map((t) => h("div", {}, "ⓘ " + t)));
+    notes.replaceChildren(...(info.notes || []).map((t) => h("div", {}, "Note: " + t)));
     countStatus();
     drawLegend();
   }
@@ -398,6 +399,8 @@ function render({ model, el }) {
       cy.add(add);
     });
     sortNodes();
+    for (const id of [...picked.keys()])
+      if (cy.getElementById(id).empty()) picked.delete(id); else cy.getElementById(id).addClass("lm-picked");
     const newScope = info.scope !== scope;
     if (newScope || info.fit) userMoved = false;
     scope = info.scope;
@@ -434,8 +437,9 @@ function render({ model, el }) {
     let d = model.get("details");
     if (sel && (!d || d.id !== sel) && ele.nonempty()) d = localDetails(ele);
     if (!sel || !d || d.id !== sel) {
-      panel.replaceChildren();
-      panel.style.display = "none";
+      const box = mergeBox();
+      panel.replaceChildren(...(box ? [box] : []));
+      panel.style.display = box ? "" : "none";
       delete panel.dataset.selected;
       return;
     }
@@ -449,13 +453,62 @@ function render({ model, el }) {
         ...s.items.map((it) => h("li", {}, h("b", {}, it.label ? it.label + " " : ""), it.text || "")))));
       else body.push(section(s.heading, h("p", {}, s.text || "")));
     }
-    if (live && d.actions && d.actions.length)
-      body.push(h("div", { class: "lm-actions" }, ...d.actions.map(([ev, label]) =>
-        h("button", { class: "lm-action", "data-event": ev,
-                      onclick: () => model.send({ event: ev, id: sel }) }, label))));
+    if (live && d.actions && d.actions.length) {
+      const actions = h("div", { class: "lm-actions" });
+      actions.append(...d.actions.map(([ev, label]) => h("button", {
+        class: "lm-action", "data-event": ev,
+        onclick: () => ev === "rename" ? renameForm(actions, sel, d.title)
+          : ev === "pick" ? pick(sel) : model.send({ event: ev, id: sel }) }, label)));
+      body.push(actions);
+    }
+    const box = mergeBox();
+    if (box) body.unshift(box);
     panel.replaceChildren(...body);
     panel.style.display = "";
     panel.dataset.selected = sel;
+  }
+
+  // -- corrections: rename and merge are the index's own edits, done by the kernel ---------
+  const picked = new Map(); // id -> title, in the order picked
+  function pick(id) {
+    const n = cy.getElementById(id);
+    if (n.empty() || n.data("kind") !== "entity" || !(model.get("info").editable)) return;
+    if (picked.has(id)) { picked.delete(id); n.removeClass("lm-picked"); }
+    else { picked.set(id, n.data("title")); n.addClass("lm-picked"); }
+    showDetails();
+  }
+  function clearPicks() {
+    cy.nodes(".lm-picked").removeClass("lm-picked");
+    picked.clear();
+  }
+  function mergeBox() {
+    if (!live || picked.size === 0) return null;
+    const titles = [...picked.values()];
+    const into = h("input", { class: "lm-merge-into", type: "text", value: titles[0],
+                              title: "Title of the merged entity" });
+    const go = h("button", { class: "lm-merge" }, "Merge");
+    go.disabled = picked.size < 2;
+    const send = () => {
+      if (picked.size < 2) return;
+      model.send({ event: "merge", ids: [...picked.keys()], into: into.value });
+      clearPicks(); showDetails();
+    };
+    go.addEventListener("click", send);
+    into.addEventListener("keydown", (e) => { if (e.key === "Enter") send(); });
+    return h("div", { class: "lm-section lm-merge-box" },
+      h("h4", {}, `Merge ${picked.size} picked (shift-click to pick more)`),
+      h("p", {}, titles.join(" · ")), h("label", {}, "into ", into), go,
+      h("button", { class: "lm-merge-clear", onclick: () => { clearPicks(); showDetails(); } },
+        "Clear"));
+  }
+  function renameForm(actions, id, title) {
+    const input = h("input", { class: "lm-rename-to", type: "text", value: title });
+    const send = () => model.send({ event: "rename", id, title: input.value });
+    input.addEventListener("keydown", (e) => { if (e.key === "Enter") send(); });
+    actions.replaceChildren(input, h("button", { class: "lm-rename", onclick: send }, "Rename"),
+                            h("button", { onclick: showDetails }, "Cancel"));
+    input.focus();
+    input.select();
   }
 
   function select(id, center) {
@@ -476,7 +529,11 @@ function render({ model, el }) {
     showDetails();
   }
 
-  cy.on("tap", "node, edge", (evt) => select(evt.target.id(), false));
+  cy.on("tap", "node, edge", (evt) => {
+    const e = evt.originalEvent || {};
+    if ((e.shiftKey || e.ctrlKey || e.metaKey) && evt.target.isNode()) pick(evt.target.id());
+    select(evt.target.id(), false);
+  });
   cy.on("tap", (evt) => { if (evt.target === cy) select("", false); });
   cy.on("dbltap", "node", (evt) => {
     const kind = evt.target.data("kind");

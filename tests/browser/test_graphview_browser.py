@@ -75,7 +75,7 @@ def test_graphview_in_jupyterlab(jupyter_lab, lab_page: LabPage) -> None:
     jupyter_lab.write_notebook("graph.ipynb", [SETUP, HIGHLIGHT, IPYCYTOSCAPE])
     lab_page.open("graph.ipynb")
     lab_page.run_all()
-    lab_page.wait_idle()
+    lab_page.wait_idle(timeout=300_000)  # ipycytoscape makes ~1,500 widget models
     page = lab_page.page
     main = page.locator(".t-main")
 
@@ -198,6 +198,43 @@ def test_graphview_in_jupyterlab(jupyter_lab, lab_page: LabPage) -> None:
     top = _cy(main, "return [...new Set(cy.nodes('[kind = \"entity\"]').sort((a, b) => "
                     "b.data('degree') - a.data('degree')).slice(0, 40).map(n => n.data('color')))];")
     assert len(set(top) & set(colours)) >= 3, (top, colours[:20])
+
+    # corrections in the panel: rename, then pick two nodes (button, shift-click) and merge
+    main.scroll_into_view_if_needed()
+    main.locator(".lm-min-degree").fill("0")
+    main.locator(".lm-min-degree").press("Enter")
+    page.wait_for_function("() => document.querySelector('.t-main .lm-status').textContent"
+                           ".startsWith('529 entities')")
+    search.fill("fred")
+    search.press("Enter")
+    panel.locator("h3", has_text="FRED").first.wait_for()
+    panel.locator("button.lm-action", has_text="Rename").click()
+    panel.locator(".lm-rename-to").fill("FRED THE NEPHEW")
+    panel.locator(".lm-rename-to").press("Enter")
+    panel.locator("h3", has_text="FRED THE NEPHEW").wait_for()
+    assert message.inner_text().startswith("Renamed FRED to FRED THE NEPHEW")
+    search.fill("scrooge")
+    search.press("Enter")
+    panel.locator("h3:text-is('SCROOGE')").wait_for()
+    panel.locator("button.lm-action", has_text="Pick for merge").click()
+    search.fill("ebenezer scrooge")
+    search.press("Enter")
+    panel.locator("h3:text-is('EBENEZER SCROOGE')").wait_for()
+    ebenezer = _cy(main, "return cy.$(':selected')[0].id();")
+    page.wait_for_function("() => !document.querySelector('.t-main').lmsnbCy.animated()")
+    x, y = main.evaluate(f"(el, id) => ({NODE_AT})([el, id])", ebenezer)
+    page.keyboard.down("Shift")
+    page.mouse.click(x, y)
+    page.keyboard.up("Shift")
+    box = panel.locator(".lm-merge-box")
+    box.locator("h4", has_text="Merge 2 picked").wait_for()
+    box.locator(".lm-merge-into").fill("EBENEZER SCROOGE")
+    box.locator("button.lm-merge").click()
+    page.wait_for_function("() => document.querySelector('.t-main .lm-status').textContent"
+                           ".startsWith('528 entities')")
+    assert message.inner_text().startswith("Merged SCROOGE into EBENEZER SCROOGE")
+    panel.locator("h3:text-is('EBENEZER SCROOGE')").wait_for()
+    assert jupyter_lab.kernel_eval(lab_page.kernel, "len(idx.entities)") == "528"
 
     assert not lab_page.errors, lab_page.errors
     assert not lab_page.output_errors()
