@@ -158,7 +158,8 @@ def legend_rows(legend: Mapping) -> list[tuple]:
     rows = [(c, f"{clip(name, 30)} ({n:,})", False) for c, name, n in legend.get("items", [])]
     more = legend.get("more", 0)
     if more > 0:
-        rows.append(("#ffffff", f"… {more:,} more colours", False))
+        what = "communities" if legend.get("by") == "community" else "types"
+        rows.append(("#ffffff", f"… {more:,} more {what}", False))
     if legend.get("gray"):
         what = "no community" if legend.get("by") == "community" else "no type"
         rows.append((GREY, f"gray: {what} ({legend['gray']:,})", False))
