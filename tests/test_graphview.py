@@ -474,3 +474,22 @@ def test_rename_and_merge_from_the_view_edit_the_index_in_place() -> None:
     assert not plain.editable
     with pytest.raises(GraphIndexError, match="cannot be corrected from the view"):
         plain.rename(plain.graph["nodes"][0]["id"], "X")
+
+
+def test_tutorial_07_keeps_a_picture_of_every_view() -> None:
+    """Bug 2: the saved tutorial must show its graphs where no widget runs (nbconvert is what
+    the docs site uses): one PNG after every view, no SVG inside HTML (the sanitizer's soup)."""
+    nbformat = pytest.importorskip("nbformat")
+    nbconvert = pytest.importorskip("nbconvert")
+    path = Path(__file__).parents[1] / "notebooks" / "07_graph_view.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    views = pictures = 0
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            views += "application/vnd.jupyter.widget-view+json" in data
+            pictures += "image/png" in data
+            assert "<svg" not in str(data.get("text/html", ""))
+    assert views >= 5 and pictures == views
+    page, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
+    assert page.count('src="data:image/png;base64,') >= views
