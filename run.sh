@@ -133,6 +133,7 @@ lab() {
   trap 'cleanup' EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
+  trap 'exit 129' HUP
 
   local found server
   if found=$(probe); then
@@ -146,7 +147,7 @@ lab() {
     [ -n "${LMSNB_HOST:-}" ] && where="at $tried (LMSNB_HOST)" || where="at $tried or its discovery ports"
     if ! start_sim "$SIM_PORT"; then
       if grep -q "cannot serve" "$TMP/sim.log"; then
-        echo "Port $SIM_PORT is taken by a program that is not LM Studio: the simulator takes a free port."
+        echo "Port $SIM_PORT is taken by another program: the simulator takes a free port."
         start_sim 0 || die "the simulator did not start: $(tail -n 5 "$TMP/sim.log")"
       else
         die "the simulator did not start: $(tail -n 5 "$TMP/sim.log")"
@@ -156,9 +157,13 @@ lab() {
     server="LM Studio not found $where: simulator at $SIM_HOST (python -m lmsnb.sim)"
   fi
 
-  local extra=(--log-level=WARN --ServerApp.answer_yes=True)  # ARGS come later and win
+  # Warnings and errors only (ARGS come later and win, e.g. --log-level=INFO); a token of our
+  # own (in the environment, not on the command line) so JupyterLab does not print its own
+  # URL banner; Ctrl-C stops it without asking.
+  local extra=(--log-level=WARN --LabApp.log_level=WARN --ServerApp.answer_yes=True)
   [ "$(id -u)" = 0 ] && extra+=(--allow-root)   # containers and CI machines run as root
-  "$VENV/bin/jupyter" lab notebooks/ "${extra[@]}" "$@" >"$TMP/lab.log" 2>&1 &
+  JUPYTER_TOKEN=${JUPYTER_TOKEN:-$("$VENV/bin/python" -c "import secrets; print(secrets.token_hex(24))")} \
+    "$VENV/bin/jupyter" lab notebooks/ "${extra[@]}" "$@" >"$TMP/lab.log" 2>&1 &
   LAB_PID=$!
   local url
   if ! url=$(lab_url "$LAB_PID"); then

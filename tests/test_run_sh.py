@@ -129,7 +129,7 @@ def test_simulator_on_a_busy_port(run_sh) -> None:
                      LMSNB_HOST=f"127.0.0.1:{dead}", LMSNB_SIM_PORT=str(busy))
         server = run.until("LM Studio not found")
         url = run.until("JupyterLab: ")
-    assert run.lines[0] == f"Port {busy} is taken by a program that is not LM Studio: the simulator takes a free port."
+    assert run.lines[0] == f"Port {busy} is taken by another program: the simulator takes a free port."
     assert run.lines[1:] == [server, url], run.lines  # nothing from JupyterLab before these
     assert server.startswith(f"LM Studio not found at 127.0.0.1:{dead} (LMSNB_HOST): simulator at 127.0.0.1:")
     sim_host = server.split("simulator at ")[1].split()[0]
