@@ -41,12 +41,17 @@ setup() {
 
 # probe: "HOST LOADED" when LM Studio (anything answering its greeting) is reachable at
 # $LMSNB_HOST, localhost:1234 or one of its discovery ports; otherwise prints the host tried
-# and fails.
+# and fails (status 1), or says what is wrong with $LMSNB_HOST (status 2).
 probe() {
   "$VENV/bin/python" - <<'PY'
 import sys
 from lmsnb import client
-host = client.resolve_host()
+from lmsnb.errors import LmsnbError
+try:
+    host = client.resolve_host()
+except LmsnbError as exc:
+    print(f"LMSNB_HOST: {exc}", file=sys.stderr)
+    sys.exit(2)
 if not client.is_reachable(host):
     print(host)
     sys.exit(1)
@@ -135,8 +140,10 @@ lab() {
   trap 'exit 143' TERM
   trap 'exit 129' HUP
 
-  local found server
-  if found=$(probe); then
+  local found server status=0
+  found=$(probe) || status=$?
+  [ "$status" = 2 ] && exit 1   # probe said what is wrong
+  if [ "$status" = 0 ]; then
     read -r host loaded <<<"$found"
     export LMSNB_HOST=$host
     unset LMSNB_SIMULATOR

@@ -176,6 +176,14 @@ def test_dead_simulator_never_starts_the_lab(run_sh) -> None:
     assert "JupyterLab" not in out and _closed(lab_port)
 
 
+def test_bad_lmsnb_host_is_one_line(run_sh) -> None:
+    run = run_sh("lab", "--no-browser", LMSNB_HOST="not a host")
+    out = run.rest()
+    assert run.proc.returncode == 1
+    assert out == ("LMSNB_HOST: 'not a host' is not a host — use e.g. 'localhost:1234', "
+                   "'192.168.1.20:1234' or '[::1]:1234'"), out
+
+
 def test_unknown_command_says_usage(run_sh) -> None:
     run = run_sh("serve")
     out = run.rest()
