@@ -22,12 +22,13 @@ die() { echo "run.sh: $*" >&2; exit 1; }
 ALL=lab,test,docs
 setup() {
   [ "${LMSNB_INSTALL:-1}" = 0 ] && return 0
-  if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
-    rm -rf "$VENV"
+  if [ ! -e "$VENV" ]; then
     "$PY" -m venv "$VENV" >/dev/null 2>&1 && "$VENV/bin/python" -m pip --version >/dev/null 2>&1 || {
-      rm -rf "$VENV"
+      rm -rf "$VENV"   # half made (no ensurepip): it would fool the next run
       die "cannot create a virtual environment with $PY (on Debian/Ubuntu: sudo apt-get install python3-venv)"
     }
+  elif ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+    die "$VENV is not a virtual environment with pip: remove it (rm -rf $VENV) and run again"
   fi
   local stamp
   for stamp in "$VENV/.lmsnb-installed-$1" "$VENV/.lmsnb-installed-$ALL"; do

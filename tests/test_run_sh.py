@@ -184,6 +184,22 @@ def test_bad_lmsnb_host_is_one_line(run_sh) -> None:
                    "'192.168.1.20:1234' or '[::1]:1234'"), out
 
 
+def test_missing_python3_venv_is_named(run_sh, tmp_path) -> None:
+    """Debian/Ubuntu's python3 without python3-venv leaves a venv without pip and fails: run.sh
+    names the package, and removes the half-made folder so the next run starts clean."""
+    fake = tmp_path / "python3"
+    fake.write_text('#!/bin/sh\nmkdir -p "$3/bin" && printf "#!/bin/sh\\nexit 1\\n" > "$3/bin/python"'
+                    ' && chmod +x "$3/bin/python"\necho "ensurepip is not available" >&2\nexit 1\n')
+    fake.chmod(0o755)
+    venv = tmp_path / "fresh-venv"
+    run = run_sh("lab", PYTHON=str(fake), LMSNB_VENV=str(venv), LMSNB_INSTALL="1")
+    out = run.rest()
+    assert run.proc.returncode == 1
+    assert out == (f"run.sh: cannot create a virtual environment with {fake} "
+                   "(on Debian/Ubuntu: sudo apt-get install python3-venv)"), out
+    assert not venv.exists()
+
+
 def test_unknown_command_says_usage(run_sh) -> None:
     run = run_sh("serve")
     out = run.rest()
