@@ -394,6 +394,7 @@ class Connection:
         self.label = f"LM Studio at {self.host}"
         self._client: lmstudio.Client | None = None
         self._handles: dict[tuple[str, str], Any] = {}
+        self._dims: dict[str, int] = {}  # embedding model -> vector size, once seen
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -786,9 +787,10 @@ class Connection:
         """
         texts = [str(t) for t in texts]
         unique = list(dict.fromkeys(texts))
-        if not unique:
-            return np.zeros((0, 0), dtype=np.float32)
         name = model or self.default_model("embedding")
+        if not unique:  # (0, dim), so it stacks with other results; one probe if dim is unknown
+            dim = self._dims.get(name) or self.embed(name, ["dimension probe"]).shape[1]
+            return np.zeros((0, dim), dtype=np.float32)
         if len(unique) <= 4:
             handle = self._call(lambda c: self._handle("embedding", name, c), model=name)
             vectors = self._call(lambda c: [handle.embed(t) for t in unique], model=name)
@@ -802,6 +804,7 @@ class Connection:
                                   hint="is it an embedding model? see %lms_models")
         index = {t: i for i, t in enumerate(unique)}
         matrix = np.asarray(vectors, dtype=np.float32)
+        self._dims[name] = int(matrix.shape[1])
         return matrix[[index[t] for t in texts]]
 
     def _embed_concurrently(self, model: str, texts: list[str],
@@ -885,12 +888,18 @@ def connect(host: str | None = None, *, check: bool = True, simulate: bool = Fal
 def _simulated(unreachable: str) -> Connection:
     """A connection to an in-process simulator (one per process, started on first need)."""
     global _simulator
-    from .sim import Simulator, Timing
+    from dataclasses import replace
+
+    from .sim import Simulator, Timing, default_models
 
     if _simulator is None or not _simulator.running:
         # A laptop-like pace, so stats look like a real model's; fast enough for tutorials.
         timing = Timing(tokens_per_second=400, first_token_latency=0.05, load_seconds=1.0)
-        _simulator = Simulator(behaviour="graphrag", timing=timing).start()
+        # The loaded LLM has its full context, as someone running GraphRAG would load it (the
+        # simulator refuses prompts longer than the loaded context, like LM Studio).
+        models = [replace(m, context_length=m.max_context_length) if m.loaded and m.type == "llm"
+                  else m for m in default_models()]
+        _simulator = Simulator(models=models, behaviour="graphrag", timing=timing).start()
     conn = Connection(_simulator.host)
     conn.simulator = _simulator
     conn.label = (f"the lmsnb simulator at {conn.host} — LM Studio is not reachable at "

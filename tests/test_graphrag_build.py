@@ -140,13 +140,17 @@ def test_gleaning_modes_and_prompt_override(dulce_text, tmp_path):
 
 
 def test_fast_method_without_network_or_llm(dulce_text, monkeypatch):
-    def no_network(*a, **k):
-        raise AssertionError("the fast method must not touch the network")
+    import lmsnb.client
+
+    def no_network(*a, **k):  # what a machine with no network (and no LM Studio) answers
+        raise ConnectionRefusedError("no network (test)")
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(lmsnb.client, "_connection", None)
     idx = build_index(dulce_text, method="fast", cache_dir=None, progress=False)
     check_contract(idx)
     assert idx.meta["llm"] is None and idx.embedding_model.startswith("lmsnb-lexical")
+    assert "not reachable" in idx.meta["embedder"]["source"]  # says why it is offline
     # fast-method types: GraphRAG's NOUN PHRASE, or PERSON where the text shows the name speaking
     assert set(idx.entities["type"]) <= {"NOUN PHRASE", "PERSON"}
     people = set(idx.entities.loc[idx.entities["type"] == "PERSON", "title"])
@@ -228,7 +232,8 @@ class ReplyLLM(StubLLM):
     ([1, 2], "item 0 is a int"),
     ("my_docs/", "No file or folder at 'my_docs/'"),
     ("notes.txt", "No file or folder at 'notes.txt'"),
-    (pd.DataFrame({"body": ["x"]}), "no 'text' column"),
+    (pd.DataFrame({"name": ["Alice", "Bob"], "city": ["Paris", "Rome"]}),
+     "which column is the text\\? no column holds running text: name"),
 ])
 def test_bad_documents_are_one_clear_error(docs, match):
     with pytest.raises(GraphIndexError, match=match):
@@ -243,7 +248,8 @@ def test_missing_texts_in_a_dataframe_are_skipped_not_indexed_as_nan():
 
 def test_folder_without_text_files(tmp_path):
     (tmp_path / "x.bin").write_bytes(b"\x00\xff")
-    with pytest.raises(GraphIndexError, match="No .txt or .md files"):
+    with pytest.raises(GraphIndexError, match=r"no text to index: skipped .*: 1 file not "
+                                              r"included \(\.bin ×1\)"):
         build_index(tmp_path, llm=StubLLM(), **FAST)
 
 
