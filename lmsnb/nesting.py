@@ -3,12 +3,13 @@
 lmsnb runs its own asyncio work (the SDK's loop, concurrent embeddings) in worker threads and
 never nests a loop, so streaming chat with Stop, model loads with progress, GraphRAG builds and
 queries keep working after ``nest_asyncio.apply()`` (tests/test_nest_asyncio.py, and in
-JupyterLab tests/browser/test_nest_asyncio_browser.py). What cannot work is not lmsnb's:
-nest_asyncio 1.x, in ipykernel 7, drops a widget message that arrives while a cell runs asyncio
-code ("cannot enter context: … is already entered"), so a click on Stop, Load or Send made then
-is lost. Its maintained fork ``nest_asyncio2`` (installed with ipykernel 7, same ``apply()``)
-defers those messages instead. So lmsnb says so, once per kernel, under the cell that applied it
-(or under ``%load_ext lmsnb`` when it was applied before).
+JupyterLab tests/browser/test_nest_asyncio_browser.py). What cannot work is not lmsnb's: with
+nest_asyncio 1.x, ipykernel 7 loses the messages that arrive while a cell runs asyncio code
+("cannot enter context: … is already entered") — a click on Stop, Load or Send made then, and
+the cells Run All queued behind it (seen: the kernel stays busy for good). Its maintained fork
+``nest_asyncio2`` (installed with ipykernel 7, same ``apply()``) handles both. So lmsnb says so,
+once per kernel, under the cell that applied it (or under ``%load_ext lmsnb`` when it was
+applied before).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import asyncio
 import sys
 from typing import Any
 
-MESSAGE = ("lmsnb: nest_asyncio is applied in this kernel, so clicks on lmsnb's buttons (Stop, "
-           "Load, Send) made while a cell runs asyncio code are lost — use `import nest_asyncio2 "
-           "as nest_asyncio` instead (same apply(), installed with ipykernel 7), which keeps them")
+MESSAGE = ("lmsnb: nest_asyncio is applied in this kernel, and with it ipykernel 7 loses what "
+           "arrives while a cell runs asyncio code (clicks on Stop, Load or Send; cells queued by "
+           "Run All, which then never run) — use `import nest_asyncio2 as nest_asyncio` instead "
+           "(same apply(), installed with ipykernel 7)")
 
 _said = False
 

@@ -47,18 +47,16 @@ def _err(cell) -> str:
     return "".join(o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stderr")
 
 
-def _widget(nb, cell, name: str) -> list[dict]:
-    """The saved states of the ``name`` widgets shown in ``cell`` (children of its boxes)."""
-    states = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
-    shown = [o.data["application/vnd.jupyter.widget-view+json"]["model_id"]
-             for o in cell.outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    found, todo = [], list(shown)
-    while todo:
-        model = states[todo.pop(0)]
-        if model["model_name"] == name:
-            found.append(model["state"])
-        todo += [c.removeprefix("IPY_MODEL_") for c in model["state"].get("children", [])]
-    return found
+def _finished_bars(cell) -> list[tuple[str, tuple[int, int], bool]]:
+    """(stage, (done, total), drawn full) for each finished progress bar a cell shows."""
+    bars = []
+    for o in cell.outputs:
+        html = o.get("data", {}).get("text/html", "")
+        if "lmsnb-progress lmsnb-static" in html:
+            name, count = o.data["text/plain"].split()[:2]
+            done, total = map(int, count.split("/"))
+            bars.append((name, (done, total), "width:100%" in html))
+    return bars
 
 
 def test_lmsnb_works_after_nest_asyncio_apply(sim, monkeypatch, tmp_path) -> None:
@@ -99,12 +97,14 @@ def test_lmsnb_works_after_nest_asyncio_apply(sim, monkeypatch, tmp_path) -> Non
     assert "stop: userStopped" in out
     stopped, words = _out(c[7]).split()[1:]
     assert stopped == "True" and 0 < int(words) < 500  # the whole story is far longer
-    bar, = _widget(nb, c[8], "FloatProgressModel")
-    assert bar["value"] == 1.0 and bar["bar_style"] == "success"
+    final = c[8].outputs[-1].data  # the finished bar, as the saved notebook keeps it
+    assert final["text/plain"] == f"loaded {LLAMA} as small (context 2,048)"
+    assert "lmsnb-progress" in final["text/html"] and "width:100%" in final["text/html"]
     assert "vectors (60, 768)" in _out(c[9])
     assert int(_out(c[10]).split("ENTITIES=")[1]) > 0
-    bars = _widget(nb, c[10], "IntProgressModel")
-    assert bars and all(b["value"] == b["max"] and b["bar_style"] == "success" for b in bars)
+    stages = _finished_bars(c[10])  # one bar per stage, each left as "name n/n — s"
+    assert len(stages) >= 4 and {"extract_graph", "embeddings"} <= {n for n, _, _ in stages}
+    assert all(done == total and full for _, (done, total), full in stages), stages
     assert "cited True" in _out(c[11])
     assert "stop: eosFound" in _out(c[12])
     assert "still nested" in _out(c[13])
