@@ -22,12 +22,13 @@ die() { echo "run.sh: $*" >&2; exit 1; }
 ALL=lab,test,docs
 setup() {
   [ "${LMSNB_INSTALL:-1}" = 0 ] && return 0
-  if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
-    rm -rf "$VENV"
+  if [ ! -e "$VENV" ]; then
     "$PY" -m venv "$VENV" >/dev/null 2>&1 && "$VENV/bin/python" -m pip --version >/dev/null 2>&1 || {
-      rm -rf "$VENV"
+      rm -rf "$VENV"   # half made (no ensurepip): it would fool the next run
       die "cannot create a virtual environment with $PY (on Debian/Ubuntu: sudo apt-get install python3-venv)"
     }
+  elif ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+    die "$VENV is not a virtual environment with pip: remove it (rm -rf $VENV) and run again"
   fi
   local stamp
   for stamp in "$VENV/.lmsnb-installed-$1" "$VENV/.lmsnb-installed-$ALL"; do
@@ -41,12 +42,17 @@ setup() {
 
 # probe: "HOST LOADED" when LM Studio (anything answering its greeting) is reachable at
 # $LMSNB_HOST, localhost:1234 or one of its discovery ports; otherwise prints the host tried
-# and fails.
+# and fails (status 1), or says what is wrong with $LMSNB_HOST (status 2).
 probe() {
   "$VENV/bin/python" - <<'PY'
 import sys
 from lmsnb import client
-host = client.resolve_host()
+from lmsnb.errors import LmsnbError
+try:
+    host = client.resolve_host()
+except LmsnbError as exc:
+    print(f"LMSNB_HOST: {exc}", file=sys.stderr)
+    sys.exit(2)
 if not client.is_reachable(host):
     print(host)
     sys.exit(1)
@@ -66,7 +72,7 @@ PY
 start_sim() {
   : >"$TMP/sim.out"
   "$VENV/bin/python" -m lmsnb.sim --bind 127.0.0.1 --port "$1" --behaviour graphrag \
-    --tokens-per-second 60 --first-token-latency 0.2 --load-seconds 1.5 \
+    --model qwen2.5-7b-instruct,context_length=32768 --tokens-per-second 60 --first-token-latency 0.2 --load-seconds 1.5 \
     >"$TMP/sim.out" 2>"$TMP/sim.log" &
   SIM_PID=$!
   "$VENV/bin/python" - "$SIM_PID" "$TMP/sim.out" <<'PY' || { wait "$SIM_PID" 2>/dev/null || true; SIM_PID=""; return 1; }
@@ -133,9 +139,12 @@ lab() {
   trap 'cleanup' EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
+  trap 'exit 129' HUP
 
-  local found server
-  if found=$(probe); then
+  local found server status=0
+  found=$(probe) || status=$?
+  [ "$status" = 2 ] && exit 1   # probe said what is wrong
+  if [ "$status" = 0 ]; then
     read -r host loaded <<<"$found"
     export LMSNB_HOST=$host
     unset LMSNB_SIMULATOR
@@ -146,7 +155,7 @@ lab() {
     [ -n "${LMSNB_HOST:-}" ] && where="at $tried (LMSNB_HOST)" || where="at $tried or its discovery ports"
     if ! start_sim "$SIM_PORT"; then
       if grep -q "cannot serve" "$TMP/sim.log"; then
-        echo "Port $SIM_PORT is taken by a program that is not LM Studio: the simulator takes a free port."
+        echo "Port $SIM_PORT is taken by another program: the simulator takes a free port."
         start_sim 0 || die "the simulator did not start: $(tail -n 5 "$TMP/sim.log")"
       else
         die "the simulator did not start: $(tail -n 5 "$TMP/sim.log")"
@@ -156,9 +165,13 @@ lab() {
     server="LM Studio not found $where: simulator at $SIM_HOST (python -m lmsnb.sim)"
   fi
 
-  local extra=(--log-level=WARN --ServerApp.answer_yes=True)  # ARGS come later and win
+  # Warnings and errors only (ARGS come later and win, e.g. --log-level=INFO); a token of our
+  # own (in the environment, not on the command line) so JupyterLab does not print its own
+  # URL banner; Ctrl-C stops it without asking.
+  local extra=(--log-level=WARN --LabApp.log_level=WARN --ServerApp.answer_yes=True)
   [ "$(id -u)" = 0 ] && extra+=(--allow-root)   # containers and CI machines run as root
-  "$VENV/bin/jupyter" lab notebooks/ "${extra[@]}" "$@" >"$TMP/lab.log" 2>&1 &
+  JUPYTER_TOKEN=${JUPYTER_TOKEN:-$("$VENV/bin/python" -c "import secrets; print(secrets.token_hex(24))")} \
+    "$VENV/bin/jupyter" lab notebooks/ "${extra[@]}" "$@" >"$TMP/lab.log" 2>&1 &
   LAB_PID=$!
   local url
   if ! url=$(lab_url "$LAB_PID"); then

@@ -129,7 +129,7 @@ def test_simulator_on_a_busy_port(run_sh) -> None:
                      LMSNB_HOST=f"127.0.0.1:{dead}", LMSNB_SIM_PORT=str(busy))
         server = run.until("LM Studio not found")
         url = run.until("JupyterLab: ")
-    assert run.lines[0] == f"Port {busy} is taken by a program that is not LM Studio: the simulator takes a free port."
+    assert run.lines[0] == f"Port {busy} is taken by another program: the simulator takes a free port."
     assert run.lines[1:] == [server, url], run.lines  # nothing from JupyterLab before these
     assert server.startswith(f"LM Studio not found at 127.0.0.1:{dead} (LMSNB_HOST): simulator at 127.0.0.1:")
     sim_host = server.split("simulator at ")[1].split()[0]
@@ -174,6 +174,30 @@ def test_dead_simulator_never_starts_the_lab(run_sh) -> None:
     assert run.proc.returncode == 1
     assert "run.sh: the simulator did not start:" in out and "not-a-port" in out
     assert "JupyterLab" not in out and _closed(lab_port)
+
+
+def test_bad_lmsnb_host_is_one_line(run_sh) -> None:
+    run = run_sh("lab", "--no-browser", LMSNB_HOST="not a host")
+    out = run.rest()
+    assert run.proc.returncode == 1
+    assert out == ("LMSNB_HOST: 'not a host' is not a host — use e.g. 'localhost:1234', "
+                   "'192.168.1.20:1234' or '[::1]:1234'"), out
+
+
+def test_missing_python3_venv_is_named(run_sh, tmp_path) -> None:
+    """Debian/Ubuntu's python3 without python3-venv leaves a venv without pip and fails: run.sh
+    names the package, and removes the half-made folder so the next run starts clean."""
+    fake = tmp_path / "python3"
+    fake.write_text('#!/bin/sh\nmkdir -p "$3/bin" && printf "#!/bin/sh\\nexit 1\\n" > "$3/bin/python"'
+                    ' && chmod +x "$3/bin/python"\necho "ensurepip is not available" >&2\nexit 1\n')
+    fake.chmod(0o755)
+    venv = tmp_path / "fresh-venv"
+    run = run_sh("lab", PYTHON=str(fake), LMSNB_VENV=str(venv), LMSNB_INSTALL="1")
+    out = run.rest()
+    assert run.proc.returncode == 1
+    assert out == (f"run.sh: cannot create a virtual environment with {fake} "
+                   "(on Debian/Ubuntu: sudo apt-get install python3-venv)"), out
+    assert not venv.exists()
 
 
 def test_unknown_command_says_usage(run_sh) -> None:
