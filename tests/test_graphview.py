@@ -229,6 +229,8 @@ def test_global_search_through_the_simulator_highlights_communities() -> None:
     from lmsnb.sim import Simulator, Timing
 
     with Simulator(port=0, timing=Timing(), behaviour="graphrag") as s:
+        s.unload("qwen2.5-7b-instruct")  # global search's map prompts need more than LM
+        s.load("qwen2.5-7b-instruct", context_length=32768)  # Studio's default 4,096 tokens
         lmsnb.client.connect(s.host)
         carol = GraphIndex.from_parquet(CAROL)
         res = carol.query("What are the main themes?", method="global", progress=False)
