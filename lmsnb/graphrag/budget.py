@@ -92,13 +92,14 @@ class Window:
         return max(0, math.floor(model_tokens / self.ratio))
 
     def split(self, *, fixed: int, want: int, answer: int | None, default_answer: int,
-              min_input: int = 1, what: str = "prompt") -> tuple[int, int]:
+              min_input: int = 1, what: str = "prompt",
+              answer_share: float = 0.5) -> tuple[int, int]:
         """``(input budget, answer tokens)`` that fit, all in model tokens.
 
         ``fixed``: the prompt without its input; ``want``: the input budget asked for;
         ``answer``: the stage's maxTokens (None: no limit, so ``default_answer`` is reserved).
-        The answer keeps its size while the input can shrink to half the room; past that
-        both shrink, the answer down to :data:`MIN_ANSWER`.
+        When both do not fit, the answer keeps at most ``answer_share`` of the room (at least
+        :data:`MIN_ANSWER`) and the input gets the rest.
         """
         reserve = answer if answer is not None else default_answer
         if not self.known:
@@ -106,7 +107,7 @@ class Window:
         room = self.room - fixed
         if want + reserve <= room:
             return want, reserve
-        reserve = min(reserve, max(MIN_ANSWER, room // 2))
+        reserve = min(reserve, max(MIN_ANSWER, int(room * answer_share)))
         got = min(want, room - reserve)
         if got < min_input:
             raise ConfigError(

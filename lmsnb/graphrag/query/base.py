@@ -38,6 +38,9 @@ _TEMPLATE = {"local": "local_system", "basic": "basic_system", "global_map": "gl
 _BUDGET = {"global_reduce": "data_max_tokens"}
 #: room for a DRIFT follow-up question, which replaces the user's in the local steps
 _FOLLOW_UP_TOKENS = 100
+#: in a small window a query's context matters more than a long answer: the answer keeps at
+#: most a third of the room (a third of 4,096 tokens is ~1,000 words)
+QUERY_ANSWER_SHARE = 1 / 3
 
 
 @dataclass
@@ -178,7 +181,7 @@ def fit_query(cfg: QueryConfig, window: Window, method: str, question: str,
             fixed=window.model_tokens(estimate_tokens(prompt) + q_tokens + 8),
             want=window.model_tokens(budgets[name]), answer=conf["maxTokens"],
             default_answer=settings.limits[stage], min_input=window.model_tokens(100),
-            what=f"{stage} prompt")
+            what=f"{stage} prompt", answer_share=QUERY_ANSWER_SHARE)
         got = min(budgets[name], window.estimated(got))
         if got < budgets[name]:
             window.note(name, budgets[name], got, user=name in chosen)
