@@ -19,7 +19,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from ..config import PREDICTION_KEYS, canonical_prediction_key, normalize_prediction_config
+from ..config import canonical_prediction_key, normalize_prediction_config
 from ..errors import ConfigError
 
 #: build stages and their default answer limit (tokens). An extraction answer is about as long
@@ -175,4 +175,4 @@ def cache_part(config: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 __all__ = ["BUILD_STAGES", "QUERY_STAGES", "GROUPS", "ModelSettings", "call_kwargs",
-           "check_model", "cache_part", "PREDICTION_KEYS"]
+           "check_model", "cache_part", "build_configs"]
