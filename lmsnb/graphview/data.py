@@ -228,7 +228,9 @@ class Graph:
         if pos_inf.any():
             self._note("w_inf", int(pos_inf.sum()), "relationship weight is infinite (drawn "
                        "thickest)", "relationship weights are infinite (drawn thickest)")
-        return w.mask(nan, min(max(1.0, low), top)).mask(bad, low).mask(pos_inf, top)
+        w = w.mask(nan, min(max(1.0, low), top)).mask(bad, low).mask(pos_inf, top)
+        # Sums of drawn weights (community edges) must stay finite: 1e308 + 1e308 is inf.
+        return w.clip(upper=np.finfo(np.float64).max / (4 * max(len(w), 1)))
 
     def _communities(self) -> pd.DataFrame:
         """One row per community: level, parent, children, members, title, summary, rank."""
