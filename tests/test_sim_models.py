@@ -276,7 +276,9 @@ def test_jit_eviction_cuts_off_a_running_prediction(sim):
         assert entered.wait(10)
         client.embedding.model(BGE)  # another JIT load evicts LLAMA mid-answer
         t.join(20)
+        finished_while_blocked = not t.is_alive()
         release.set()
+    assert finished_while_blocked  # cut off at once, not when the model next spoke
     assert result["r"].stats.stop_reason == "modelUnloaded"
     assert result["r"].content == "partial"
     assert sim.counters.predictions(LLAMA).unloaded == 1

@@ -26,7 +26,7 @@ from .hosts import HOST_ENV, START_HINT, is_reachable, resolve_host, split_hosts
 from .models import ModelsMixin, _session
 from .pool import HostPool
 from .predictions import PredictMixin
-from .runner import Runner
+from .runner import Runner, warm_sdk_types
 
 T = TypeVar("T")
 
@@ -51,6 +51,7 @@ class Connection(ModelsMixin, PredictMixin, EmbedMixin):
         self.label = f"LM Studio at {self.host}"
         self._client: lmstudio.Client | None = None
         self._handles: dict[tuple[str, str], Any] = {}
+        self._dims: dict[str, int] = {}  # embedding model -> vector size, once seen
         self._lock = threading.RLock()
         self._runner: Runner | None = None
         self._pool: HostPool | None = None
@@ -69,6 +70,7 @@ class Connection(ModelsMixin, PredictMixin, EmbedMixin):
                 if not is_reachable(self.host):
                     raise ConnectionFailed(f"LM Studio is not reachable at {self.host}",
                                            hint=START_HINT)
+                warm_sdk_types()
                 self._client = lmstudio.Client(self.host)
                 self._handles.clear()
             return self._client
@@ -244,12 +246,18 @@ def _host_list(host: str | Sequence[str] | None, hosts: Sequence[str] | None) ->
 def _simulated(unreachable: str) -> Connection:
     """A connection to an in-process simulator (one per process, started on first need)."""
     global _simulator
-    from ..sim import Simulator, Timing
+    from dataclasses import replace
+
+    from ..sim import Simulator, Timing, default_models
 
     if _simulator is None or not _simulator.running:
         # A laptop-like pace, so stats look like a real model's; fast enough for tutorials.
         timing = Timing(tokens_per_second=400, first_token_latency=0.05, load_seconds=1.0)
-        _simulator = Simulator(behaviour="graphrag", timing=timing).start()
+        # The loaded LLM has its full context, as someone running GraphRAG would load it (the
+        # simulator refuses prompts longer than the loaded context, like LM Studio).
+        models = [replace(m, context_length=m.max_context_length) if m.loaded and m.type == "llm"
+                  else m for m in default_models()]
+        _simulator = Simulator(models=models, behaviour="graphrag", timing=timing).start()
     conn = Connection(_simulator.host)
     conn.simulator = _simulator
     conn.label = (f"the lmsnb simulator at {conn.host} — LM Studio is not reachable at "

@@ -36,6 +36,7 @@ from .runner import TICK, Call, Stalled
 
 CEILING = 64  # the most predictions in flight per host and model that "auto" will try
 MIN_GRACE = 0.3  # seconds a prediction with a free slot may take to say something, at least
+MIN_QUEUED = 0.1  # a later start, right after another call ended, was a wait for its slot
 HOLD = 120.0  # seconds the learned limit holds before probing one more again
 REVIVE_EVERY = 2.0  # seconds between checks of a host that went down
 DOWN_WAIT = 120.0  # seconds to wait for a host to come back when all are down
@@ -46,9 +47,12 @@ class Capacity:
 
     Two signs that the server is full: a call stays silent for longer than calls take to start
     (``grace``: 4× the median start delay seen, at least ``MIN_GRACE``), or a call starts only
-    after such a wait, when another call's end freed its slot. Either sets the limit to the most
-    calls seen running at once since the last such sign. A call that looked queued but starts
-    with no slot freed meanwhile was only slow (a busy machine): the limit goes back up.
+    after another call's end freed its slot, later than calls usually start (3× the median
+    start delay, at least ``MIN_QUEUED``: a queued call starts the moment a slot frees, often
+    well within ``grace``).
+    Either sets the limit to the most calls seen running at once since the last such sign. A
+    call that looked queued but starts with no slot freed meanwhile was only slow (a busy
+    machine): the limit goes back up.
     """
 
     def __init__(self) -> None:
@@ -64,6 +68,11 @@ class Capacity:
         """How long a prediction with a free slot may take to say something."""
         return max(MIN_GRACE, 4 * statistics.median(self._delays)) if self._delays else MIN_GRACE
 
+    def usual(self) -> float:
+        """A start later than this, right after a slot freed, was a wait in the queue."""
+        median = statistics.median(self._delays) if self._delays else MIN_GRACE
+        return max(MIN_QUEUED, 3 * median)
+
     def running(self) -> int:
         return sum(1 for c in self.calls if c.started and c.ended_at is None)
 
@@ -73,9 +82,9 @@ class Capacity:
         delay = call.started_at - call.sent_at
         freed = self.last_end >= call.sent_at or any(
             c.ended_at is not None and c.ended_at >= call.sent_at for c in self.calls)
-        if delay > self.grace() and freed:  # it waited for a slot
+        if delay > self.usual() and freed:  # it waited for a slot
             if not call.queued:  # (one seen silent was counted then)
-                self._full(now, exclude=call)
+                self._full(now)  # it runs now, in the slot it waited for
             return
         self._delays.append(delay)
         self.peak = max(self.peak, self.running())
@@ -83,10 +92,8 @@ class Capacity:
             self.full_at = None
             self.limit = max(self.limit, self.peak)
 
-    def _full(self, now: float, exclude: Call | None = None) -> None:
-        running = sum(1 for c in self.calls if c is not exclude and c.started
-                      and c.ended_at is None)
-        self.limit = max(1, self.peak, running)
+    def _full(self, now: float) -> None:
+        self.limit = max(1, self.peak, self.running())
         self.full_at, self.full_since = self.limit + 1, now
         self.peak = 0
 
@@ -437,6 +444,25 @@ class HostPool:
         raise last or ConnectionFailed(f"No LM Studio host answers ({', '.join(self.hosts)})",
                                        hint=START_HINT)
 
+    def _with_model(self, model: str | None, fn: Callable[[Any], Any]) -> Any:
+        """Run ``fn(conn)`` on the first host that is up and answers for ``model``: a host that
+        does not have it is passed over (None: the first host that is up)."""
+        if model is None or len(self._hosts) == 1:
+            return self._on_primary(fn)
+        missing: ModelNotFound | None = None
+        for host in list(self._hosts):
+            if host.down_since is not None or model in host.missing:
+                continue
+            try:
+                return fn(host.conn)
+            except ModelNotFound as err:  # not here (or not loaded here): ask the next host
+                missing = missing or err
+            except ConnectionFailed:
+                self._mark_down(host)
+        if missing is not None:
+            raise missing
+        return self._on_primary(fn)
+
     def list_downloaded(self) -> list[dict[str, Any]]:
         return self._on_primary(lambda c: c.list_downloaded())
 
@@ -447,16 +473,16 @@ class HostPool:
         return self._on_primary(lambda c: c.default_model(kind))
 
     def model_info(self, identifier: str, *, kind: str | None = None) -> dict[str, Any]:
-        return self._on_primary(lambda c: c.model_info(identifier, kind=kind))
+        return self._with_model(identifier, lambda c: c.model_info(identifier, kind=kind))
 
     def load_config(self, identifier: str) -> dict[str, Any]:
-        return self._on_primary(lambda c: c.load_config(identifier))
+        return self._with_model(identifier, lambda c: c.load_config(identifier))
 
     def count_tokens(self, model: str | None, text: str, *, kind: str = "llm") -> int:
-        return self._on_primary(lambda c: c.count_tokens(model, text, kind=kind))
+        return self._with_model(model, lambda c: c.count_tokens(model, text, kind=kind))
 
     def tokenize(self, model: str | None, text: str, *, kind: str = "llm") -> list[int]:
-        return self._on_primary(lambda c: c.tokenize(model, text, kind=kind))
+        return self._with_model(model, lambda c: c.tokenize(model, text, kind=kind))
 
     def predict(self, *args: Any, **kwargs: Any) -> Any:
         return self._on_primary(lambda c: c.predict(*args, **kwargs))

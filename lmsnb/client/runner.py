@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import lmstudio
+import msgspec
 
 from ..errors import ConnectionFailed, LmsnbError, RequestTimeout
 from ..events import Done
@@ -38,6 +39,33 @@ T = TypeVar("T")
 PING_TIMEOUT = 10.0  # seconds a host may take to answer "are you there?"
 CANCEL_GRACE = 10.0  # seconds to wait for "userStopped" after a cancel
 TICK = 0.25  # how often a waiting call looks at the clock
+
+
+# msgspec builds a struct type's decoding info on first use; several threads doing that at once
+# for the SDK's prediction types crash the interpreter (a segfault in 1 of 3-4 fresh processes
+# running 6 predictions in parallel; never once warmed, 12 of 12). So they are warmed once, on
+# one thread, before any client (sync, or a host loop's async one) exists.
+_WARM_LOCK = threading.Lock()
+_warmed = False
+
+
+def warm_sdk_types() -> None:
+    global _warmed
+    with _WARM_LOCK:
+        if _warmed:
+            return
+        from lmstudio import _sdk_models as m
+
+        for name in ("PredictionChannelRequest", "LlmPredictionFragment", "LlmPredictionStats",
+                     "LlmInfo", "ToolCallRequest", "EmbeddingModelInfo"):
+            typ = getattr(m, name, None)
+            if typ is None:
+                continue
+            try:
+                msgspec.convert({}, typ)
+            except (msgspec.ValidationError, TypeError):
+                pass  # an empty dict is invalid: what matters is the decoding info built
+        _warmed = True
 
 
 class HostDown(ConnectionFailed):
@@ -106,6 +134,7 @@ async def _own(host: str, ready: asyncio.Future[Any], closing: asyncio.Event) ->
     """Open a client for ``host`` and keep it until ``closing``: the SDK's async client is a
     context manager that must be left by the task that entered it."""
     try:
+        warm_sdk_types()
         async with lmstudio.AsyncClient(host) as client:
             ready.set_result(client)
             await closing.wait()

@@ -9,27 +9,30 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import Counter
 from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 
-from ..errors import ConfigError, GraphIndexError, PredictionError
+from ..errors import ConfigError, GraphIndexError
+from .budget import KNOWN_NAMES_TOKENS, model_window, plan_build
 from .cache import DEFAULT_CACHE_DIR, CachedChat, CachedEmbedder, DiskCache
-from .chunking import check_chunking, chunk_documents, load_documents
+from .chunking import check_chunking, chunk_documents
 from .communities import MAX_CLUSTER_SIZE, SEED, create_communities
+from .edit import node_degrees
 from .embed_index import EmbeddingJobs, embed_index
 from .extract import (
     DEFAULT_ENTITY_TYPES,
+    GiveUp,
     ParseResult,
     check_prompt_overrides,
+    excerpt,
     extraction_messages,
     gleaning_messages,
     load_prompt,
     missed_candidates,
     needs_gleaning,
-    parse_records,
+    parse_reply,
 )
 from .fast import (
     build_cooccurrence_graph,
@@ -38,9 +41,13 @@ from .fast import (
     describe_relationship,
 )
 from .index import GraphIndex
-from .llm import ChatModel, Embedder, resolve_chat, resolve_embedder
+from .inputs import OPTIONS as INPUT_OPTIONS
+from .inputs import InputReport, classify, load_documents
+from .llm import ChatModel, Embedder, default_embedder, resolve_chat, resolve_embedder
 from .progress import Accounting, Progress
+from .reports import report_samples
 from .scheduler import Scheduler, check_concurrency, describe_and_report
+from .settings import ModelSettings, build_configs, check_model
 from .summarize import most_common
 from .tokens import TokenCounter, estimate_tokens
 
@@ -64,19 +71,38 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
                 use_lcc: bool = True, summary_threshold_tokens: int = 200,
                 summary_max_length: int = 500, report_max_input_tokens: int = 8000,
                 report_max_length: int = 2000, live: Any = False,
-                _previous: GraphIndex | None = None) -> GraphIndex:
-    """Build a GraphRAG index from ``docs`` (DataFrame with ``text``, list of strings, or folder).
+                include: Any = None, exclude: Any = None, text_column: str | None = None,
+                title_column: str | None = None, encoding: str | None = None,
+                llm_config: dict[str, Any] | None = None, give_up_after: int | None = 3,
+                _previous: GraphIndex | None = None,
+                _loaded: tuple[pd.DataFrame, InputReport] | None = None,
+                _embedder_source: str | None = None) -> GraphIndex:
+    """Build a GraphRAG index from ``docs``: texts, paths, glob patterns, folders, DataFrames.
+
+    ``docs`` and ``include``, ``exclude``, ``text_column``, ``title_column``, ``encoding`` are
+    read by :func:`lmsnb.graphrag.inputs.load_documents` (formats, patterns, which column holds
+    the text); the build prints which files it took and which it skipped and why, and keeps that
+    in ``idx.meta["inputs"]``; ``idx.documents["source"]`` is the file each document came from.
 
     ``llm``: a model key (LM Studio), a :class:`ChatModel`, or None (standard: the first loaded
     LLM; fast: no LLM, extractive reports). ``embedding_model``: a key, an :class:`Embedder`,
-    None (offline :class:`LocalEmbedder`) or False (no embeddings). ``gleaning``: "auto" (a second
+    None (the embedding model loaded in LM Studio, as ``lmsnb.embed`` uses; the offline
+    :class:`LocalEmbedder` when none is loaded or no server answers — the summary and
+    ``idx.meta["embedder"]`` say which) or False (no embeddings). ``gleaning``: "auto" (a second
     pass only when the first looks incomplete), "always" (GraphRAG's default) or "never".
     Every LLM call is cached under ``cache_dir`` so an interrupted build resumes for free.
     ``live=True`` shows the graph growing as chunks are extracted (a ``lmsnb.graphview.LiveGraph``
-    in the notebook; pass your own ``LiveGraph`` to place it yourself).
+    in the notebook; pass your own ``LiveGraph`` to place it yourself); the fast method has no
+    chunks to watch, so its whole graph appears at once. At the end the view shows the finished
+    index, coloured by community.
     ``concurrency``: "auto" keeps every model slot busy (as many calls in flight as each LM
     Studio host runs at once, learned while building; 4 for a model object of your own), or
     calls in flight per host.
+    ``llm_config``: model settings for every LLM call (``{"temperature": 0, "maxTokens": …}``)
+    with per-stage dicts (``extract``, ``glean``, ``summarize``, ``reports``); default:
+    temperature 0 and a bounded answer per stage. Every prompt is fitted into the model's
+    loaded context. ``give_up_after``: stop after that many chunks gave no records (and none
+    did), with what the model answered; None never stops early.
     """
     check_concurrency(concurrency)
     if method not in ("standard", "fast"):
@@ -84,6 +110,11 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     if gleaning not in ("auto", "always", "never"):
         raise ConfigError(f"Unknown gleaning mode {gleaning!r}", hint="use 'auto', 'always' or 'never'")
     check_prompt_overrides(prompts)
+    settings = ModelSettings(llm_config, kind="build")
+    if give_up_after is not None and (isinstance(give_up_after, bool) or not isinstance(
+            give_up_after, int) or give_up_after < 0):
+        raise ConfigError(f"give_up_after must be a number of chunks or None, not "
+                          f"{give_up_after!r}", hint="e.g. give_up_after=3 (the default)")
     size, overlap = _defaults(method)
     size = chunk_size if chunk_size is not None else size
     overlap = chunk_overlap if chunk_overlap is not None else overlap
@@ -95,7 +126,9 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
         from .llm import LMStudioChat
 
         chat_model = LMStudioChat(None)
-    embedder = resolve_embedder(embedding_model)
+    check_model(chat_model, settings)
+    embedder, embedder_source = _embedder(embedding_model)
+    embedder_source = _embedder_source or embedder_source
 
     t_start = time.perf_counter()
     acc = Accounting()
@@ -103,47 +136,71 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     prog.hosts = acc.host_calls
     cache = DiskCache(cache_dir)
     chat = CachedChat(chat_model, cache, acc, retries, retry_backoff) if chat_model else None
-    sched = Scheduler([chat_model], concurrency)
+    sched = Scheduler([chat_model], concurrency, prog)
     loaded: list[str] = []
     if manage_models and llm_key:
         loaded.append(_load(llm_key, model_ttl))
-    # Embeddings run beside the LLM stages, unless the two models must take turns.
-    jobs = (EmbeddingJobs(CachedEmbedder(embedder, cache, acc, retries, retry_backoff), sched,
-                          prog, acc) if embedder is not None and not manage_models else None)
 
     # -- documents and chunks -------------------------------------------------------------
     t0 = time.perf_counter()
-    documents = load_documents(docs)
+    documents, report = _loaded or load_documents(
+        docs, include=include, exclude=exclude, text_column=text_column,
+        title_column=title_column, encoding=encoding)
     if _previous is None and not len(documents):
-        raise GraphIndexError("There is no text to index: every document is empty",
-                              hint="check the input (a list of strings, a folder of .txt files, "
-                                   "or a DataFrame whose 'text' column holds the text)")
-    counter = TokenCounter(_exact_counter(chat_model))
+        raise report.no_text_error()
+    if progress and not callable(progress):
+        for line in report.lines():
+            print(f"[lmsnb.graphrag] {line}")
+    # Only the standard method's chunks are cut in the LLM's own tokens: a fast index must not
+    # change with llm= (which only writes its reports), so it always counts with the estimate.
+    counter = TokenCounter(_exact_counter(chat_model) if method == "standard" else None)
+    window = model_window(chat_model, [" ".join(documents["text"].head(3))[:12000]])
+    plan = plan_build(window, settings, method=method, gleaning=gleaning, prompts=prompts,
+                      entity_types=entity_types, has_chat=chat_model is not None,
+                      chunk_size=size, chunk_size_set=chunk_size is not None,
+                      exact_chunks=counter.exact is not None,
+                      summary_max_length=summary_max_length,
+                      report_max_input_tokens=report_max_input_tokens,
+                      report_set=report_max_input_tokens != 8000,
+                      report_max_length=report_max_length)
+    window.notify()
+    if plan.chunk_size < size:  # the context is small: smaller chunks, the same overlap share
+        overlap, size = overlap * plan.chunk_size // size, plan.chunk_size
     text_units = chunk_documents(documents, size, overlap, counter)
     if _previous is not None:
         documents, text_units, new_units = _merge_chunks(_previous, documents, text_units)
     else:
         new_units = text_units
     acc.wall("chunking", time.perf_counter() - t0)
+    # Embeddings run beside the LLM stages, unless the two models must take turns.
+    jobs = (EmbeddingJobs(CachedEmbedder(embedder, cache, acc, retries, retry_backoff), sched,
+                          prog, acc) if embedder is not None and not manage_models else None)
     if jobs is not None:
         jobs.add("text_unit_text", list(text_units["id"]), list(text_units["text"]))
 
     parse_report: dict[str, Any] = {}
+    feed = _live_feed(live)
+    aliases: dict[str, list[str]] = {}
     if method == "standard":
         assert chat is not None
-        on_chunk = _live_feed(live)
         records = _extract(chat, new_units, entity_types, gleaning, prompts, sched, prog,
-                           acc, parse_report, on_chunk)
-        if on_chunk is not None:
-            on_chunk(None)
+                           acc, parse_report, feed and feed.chunk, plan.configs,
+                           GiveUp(give_up_after, chat_model,
+                                  plan.configs["extract"].get("temperature")))
+        if feed is not None:
+            feed.close()  # draw the last chunks now: summaries and reports take a while
         entities, relationships = _merge_records(records, _previous)
+        plan.fit_reports(report_samples(entities, relationships, text_units))
     else:
         t0 = time.perf_counter()
-        entities, relationships = _fast_graph(text_units)
+        entities, relationships, aliases = _fast_graph(text_units)
         acc.wall("extract_graph_nlp", time.perf_counter() - t0)
+        if feed is not None:  # no chunks to watch: the whole co-occurrence graph at once
+            feed.add(entities, relationships)
 
     mode = "graph" if method == "standard" else "text"
     failures: list[str] = []
+    repairs: dict[str, int] = {}
     entities, relationships, text_units, communities, reports = describe_and_report(
         sched, entities, relationships, text_units, finalize=_finalize,
         cluster=lambda e, r: create_communities(e, r, max_cluster_size=max_cluster_size,
@@ -151,12 +208,15 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
         chat=chat,
         summary_template=(load_prompt("summarize_descriptions", prompts)
                           if method == "standard" else None),
-        summary_kw={"max_length": summary_max_length,
-                    "threshold_tokens": summary_threshold_tokens},
+        summary_kw={"max_length": plan.summary_max_length,
+                    "threshold_tokens": summary_threshold_tokens,
+                    "max_input_tokens": plan.summary_input_tokens,
+                    "config": plan.configs["summarize"]},
         report_template=load_prompt("community_report" if mode == "graph"
                                     else "community_report_text", prompts),
-        report_kw={"mode": mode, "max_input_tokens": report_max_input_tokens,
-                   "max_length": report_max_length},
+        report_kw={"mode": mode, "max_input_tokens": plan.report_input_tokens,
+                   "max_length": plan.report_max_length, "config": plan.configs["reports"],
+                   "repairs": repairs},
         prog=prog, acc=acc, failures=failures,
         on_described=(None if jobs is None else lambda e: jobs.add(
             "entity_description", list(e["id"]),
@@ -164,6 +224,7 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     if failures:
         parse_report["unusable_reports"] = len(failures)
         parse_report["unusable_report_samples"] = failures[:5]
+    parse_report.update({f"report_{k}": v for k, v in repairs.items() if v})
 
     idx = GraphIndex(documents=documents, text_units=text_units, entities=entities,
                      relationships=relationships, communities=communities,
@@ -186,7 +247,13 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     idx.meta = {
         "method": method, "llm": getattr(chat_model, "key", None) if chat_model else None,
         "token_counter": counter.source, "parse_report": parse_report, "hosts": acc.hosts(),
+        "inputs": report.to_dict(),
+        "embedder": ({"key": idx.embedding_model, "source": embedder_source}
+                     if embedder is not None else None),
+        **({"aliases": aliases} if aliases else {}),
+        "context": window.as_dict(), "model_settings": plan.configs if chat_model else {},
         "settings": {"chunk_size": size, "chunk_overlap": overlap,
+                     "llm_config": llm_config or {}, "give_up_after": give_up_after,
                      "entity_types": list(entity_types), "gleaning": gleaning,
                      "max_cluster_size": max_cluster_size, "seed": seed, "use_lcc": use_lcc,
                      "summary_threshold_tokens": summary_threshold_tokens,
@@ -194,123 +261,186 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
                      "report_max_input_tokens": report_max_input_tokens,
                      "report_max_length": report_max_length},
     }
+    if feed is not None:
+        feed.finish(idx)
     if progress:
         _print_summary(idx, progress)
     return idx
 
 
-def update_index(index: GraphIndex, new_docs: Any, **kw: Any) -> GraphIndex:
-    """Add ``new_docs`` to ``index`` without a full rebuild (see :meth:`GraphIndex.update`).
+def update_index(index: GraphIndex, docs: Any, *, remove_missing: bool | None = None,
+                 **kw: Any) -> GraphIndex:
+    """The index for ``docs`` without a full rebuild (see :meth:`GraphIndex.update`).
 
-    Only chunks not already in the index are extracted; existing entities keep their ids and
-    descriptions (new descriptions are merged in); communities are re-clustered on the whole
-    graph and reports/embeddings come from the cache wherever their input did not change.
+    Documents are compared by content hash (and by file or title where ``docs`` names them):
+    removed and replaced documents leave with what only they supported (:mod:`.edit`), and the
+    descriptions that lost sources are re-derived; only chunks not already extracted cost LLM
+    calls; existing entities keep their ids; communities are re-clustered on the whole graph
+    and reports/embeddings come from the cache wherever their input did not change. The
+    index's recorded edits are applied again and what went stale is refreshed.
     """
     import inspect
 
-    known = set(inspect.signature(build_index).parameters) - {"docs", "_previous"}
+    from . import edit
+
+    private = {"docs", "_previous", "_loaded", "_embedder_source"}
+    known = set(inspect.signature(build_index).parameters) - private
     for key in kw:
         if key not in known:
             import difflib
 
-            close = difflib.get_close_matches(key, sorted(known), n=1)
+            close = difflib.get_close_matches(key, sorted(known | {"remove_missing"}), n=1)
             raise ConfigError(f"Unknown update() argument {key!r}",
                               hint=f"did you mean {close[0]!r}?" if close else
                               "see help(lmsnb.graphrag.build_index) for the arguments")
     if not isinstance(index, GraphIndex):
         raise GraphIndexError(f"Cannot update a {type(index).__name__}",
                               hint="pass a GraphIndex (build_index or GraphIndex.from_parquet)")
-    new = load_documents(new_docs)
+    new, report = load_documents(docs, **{k: kw.pop(k) for k in INPUT_OPTIONS if k in kw})
+    removable = (_files_gone(index, docs) if remove_missing is None
+                 else None if remove_missing else set())
+    changes = edit.document_changes(index, new, removable=removable)
+    already = new["id"].isin(set(index.documents["id"].astype(str)))
+    if already.any():
+        report.leave_out(already.tolist(), "already in the index")
+        new = new[~already].reset_index(drop=True)
+    show = kw.get("progress", True) and not callable(kw.get("progress"))
     harmless = {"llm", "progress", "cache_dir", "concurrency", "retries", "retry_backoff",
-                "manage_models", "model_ttl", "live"}
-    if not set(kw) - harmless and set(new["id"]) <= set(index.documents["id"].astype(str)):
-        if kw.get("progress", True) and not callable(kw.get("progress")):
-            print("[lmsnb.graphrag] nothing to update: every document is already in the index")
+                "manage_models", "model_ttl", "live", "give_up_after"}
+    if not changes and not set(kw) - harmless:
+        if show:
+            note = "; " + changes.describe().split("; ", 1)[1] if changes.kept_missing else ""
+            print("[lmsnb.graphrag] nothing to update: every document is already in the index"
+                  + note)
         return replace(index, meta=dict(index.meta), embeddings=dict(index.embeddings))
+    if show:
+        print(f"[lmsnb.graphrag] update: {changes.describe()}")
     settings = dict(index.meta.get("settings", {}))
     method = kw.pop("method", index.meta.get("method", "standard"))
     kw.setdefault("llm", index.meta.get("llm"))
+    if "embedding_model" not in kw and index.embeddings:
+        kw["_embedder_source"] = "the model this index was embedded with"
     kw.setdefault("embedding_model", index.embedding_model if index.embeddings else False)
     for k in ("chunk_size", "chunk_overlap", "entity_types", "gleaning", "max_cluster_size",
-              "seed", "use_lcc"):
+              "seed", "use_lcc", "llm_config"):
         if k in settings:
             kw.setdefault(k, settings[k])
+    gone = changes.replaced + changes.removed
+    again = {k: kw[k] for k in ("cache_dir", "concurrency", "retries", "retry_backoff",
+                                "progress") if k in kw}
+    t0 = time.perf_counter()
+    refreshed = []
     if method == "fast":  # the co-occurrence graph is cheap: rebuild it from all documents
-        docs = pd.concat([index.documents[["id", "title", "text"]], _as_frame(new_docs)],
-                         ignore_index=True)
-        return build_index(docs, method="fast", **kw)
-    return build_index(new_docs, method=method, _previous=index, **kw)
+        kept = index.documents[~index.documents["id"].astype(str).isin(gone)]
+        corpus, _ = load_documents(pd.concat([kept, new], ignore_index=True))
+        out = build_index(None, method="fast", _loaded=(corpus, report), **kw)
+    else:
+        work = replace(index, meta=dict(index.meta), embeddings=dict(index.embeddings))
+        if gone:
+            edit.delete_documents(work, gone, log=False)
+            refreshed.append(edit.refresh(work, llm=kw["llm"], kinds=("descriptions",),
+                                          prompts=kw.get("prompts"), **again))
+        out = build_index(None, method=method, _previous=work, _loaded=(new, report), **kw)
+    aliases = {**(out.meta.get("aliases") or {})}
+    for title, forms in (index.meta.get("aliases") or {}).items():
+        aliases[title] = list(dict.fromkeys([*aliases.get(title, []), *forms]))
+    if aliases:
+        out.meta["aliases"] = aliases
+    edit.replay(out, index.meta.get("edits", []))
+    if out.stale:
+        emb = kw.get("embedding_model")
+        refreshed.append(edit.refresh(out, llm=kw["llm"], prompts=kw.get("prompts"),
+                                      embedding_model=emb if emb is not False else None,
+                                      **again))
+    parts = [s for s in [out.stats, *(r.stats for r in refreshed)] if s is not None and len(s)]
+    if refreshed and parts:  # idx.stats accounts for every call the update made
+        rows = pd.concat([s[s["stage"] != "total"] for s in parts], ignore_index=True)
+        rows = rows.groupby("stage", sort=False, as_index=False).sum(numeric_only=True)
+        out.stats = _with_total(rows[[c for c in out.stats.columns if c in rows]],
+                                time.perf_counter() - t0)
+    return out
 
 
-def _as_frame(docs: Any) -> pd.DataFrame:
-    return load_documents(docs)[["id", "title", "text"]]
+def _files_gone(index: GraphIndex, docs: Any) -> set[str]:
+    """Ids of index documents read from a file inside the folder (or under the glob pattern's
+    folder) ``docs`` names that is no longer there: deleted files leave the index."""
+    import os
+    from pathlib import Path
+
+    from .inputs import _glob_base
+
+    if isinstance(docs, os.PathLike) or (isinstance(docs, str) and classify(docs) == "path"):
+        base = Path(os.fspath(docs).strip()).expanduser()
+    elif isinstance(docs, str) and classify(docs) == "glob":
+        base = _glob_base(docs.strip())
+    else:
+        return set()
+    if not base.is_dir() or "source" not in index.documents:
+        return set()
+    base = base.resolve()
+    gone = set()
+    for doc_id, src in zip(index.documents["id"].astype(str), index.documents["source"],
+                           strict=True):
+        if not isinstance(src, str) or not src:
+            continue
+        path = Path(src).expanduser()
+        if not path.exists() and base in path.resolve().parents:
+            gone.add(doc_id)
+    return gone
 
 
 # -- extraction ----------------------------------------------------------------------------
 
 
 def _live_feed(live: Any) -> Any:
-    """A per-chunk callback feeding a live graph view (None: no live view)."""
+    """The live graph view fed during the build (None: no live view); see graphview.live."""
     if not live:
         return None
-    import threading
+    from ..graphview.live import live_feed
 
-    if live is True:
-        from IPython.display import display
-
-        from ..graphview import LiveGraph
-
-        live = LiveGraph()
-        display(live.view)
-    lock = threading.Lock()
-
-    def feed(res: ParseResult | None) -> None:
-        with lock:  # extraction runs on a thread pool; the view is fed one batch at a time
-            if res is None:
-                live.close()
-            elif res.entities or res.relationships:
-                live.add(pd.DataFrame(res.entities) if res.entities else None,
-                         pd.DataFrame(res.relationships) if res.relationships else None)
-
-    return feed
+    return live_feed(live)
 
 
 def _extract(chat: CachedChat, units: pd.DataFrame, entity_types: Any, gleaning: str,
              prompts: Any, sched: Scheduler, prog: Progress, acc: Accounting,
-             report: dict[str, Any], on_chunk: Any = None) -> list[tuple[str, ParseResult]]:
+             report: dict[str, Any], on_chunk: Any = None,
+             configs: dict[str, dict[str, Any]] | None = None,
+             give_up: GiveUp | None = None) -> list[tuple[str, ParseResult]]:
     first_t = load_prompt("extract_graph", prompts)
     glean_t = load_prompt("extract_graph_glean", prompts)
     stage = prog.stage("extract_graph", len(units))
+    configs = configs or build_configs()
+    give_up = give_up or GiveUp(None, chat.model)
 
     def one(row: tuple[str, str]) -> tuple[str, ParseResult]:
         uid, text = row
-        c = chat.complete("extract_graph", extraction_messages(first_t, text, entity_types))
-        res = parse_records(c.text)
-        res.raw = c.text
+        c = chat.complete("extract_graph", extraction_messages(first_t, text, entity_types),
+                          config=configs.get("extract"))
+        res = parse_reply(c.text, c.reasoning)
+        res.raw = c.text or c.reasoning
         cands = candidate_names(text)
         if gleaning == "always" or (gleaning == "auto" and
                                     needs_gleaning(res, cands, c.finish_reason)):
             known = sorted({e["title"] for e in res.entities})
             missed = missed_candidates(res, cands)
             g = chat.complete("gleaning", gleaning_messages(glean_t, text, entity_types, known,
-                                                             missed[:15]))
-            res.extend(parse_records(g.text))
+                                                             missed[:15], KNOWN_NAMES_TOKENS),
+                              config=configs.get("glean"))
+            res.extend(parse_reply(g.text, g.reasoning))
         if on_chunk is not None:
             on_chunk(res)
+        give_up.chunk_done(res)
         return uid, res
 
     results = sched.map(one, list(zip(units["id"], units["text"], strict=True)), stage)
     acc.wall("extract_graph", stage.finish())
-    usable = [r for _, r in results if r.n_records or r.complete]
-    if results and not usable:  # not one reply looked like the extraction format
-        sample = results[0][1].raw[:200] if results[0][1].raw is not None else ""
-        raise PredictionError(
-            f"The model {getattr(chat.model, 'key', '?')!r} gave no usable extraction output for "
-            f"any of the {len(results)} chunks (first reply: {sample!r})",
-            hint="the model does not follow GraphRAG's record format: use a larger instruction "
-                 "model, check any prompts you passed, or build with method='fast' (no LLM); "
-                 "replies are cached, so clear cache_dir if you fix the same model's settings")
-    report.update(records=sum(r.n_records for _, r in results),
+    if results and not any(r.n_records or r.complete for _, r in results):
+        raise give_up.error(len(results), early=False)  # not one reply in the record format
+    empty = [r for _, r in results if not r.n_records]
+    report.update(chunks=len(results), chunks_without_records=len(empty),
+                  no_record_samples=[excerpt(r.raw) for r in empty[:5]],
+                  from_reasoning=sum(r.from_reasoning for _, r in results),
+                  records=sum(r.n_records for _, r in results),
                   entities=sum(len(r.entities) for _, r in results),
                   relationships=sum(len(r.relationships) for _, r in results),
                   repaired=sum(r.repaired for _, r in results),
@@ -374,24 +504,23 @@ def _merge_records(results: list[tuple[str, ParseResult]], previous: GraphIndex 
     return e_df, r_df
 
 
-def _fast_graph(text_units: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _fast_graph(text_units: pd.DataFrame
+                ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[str]]]:
     nodes, edges = build_cooccurrence_graph(text_units)
-    nodes = nodes.assign(id=None, description=describe_entities(nodes, text_units))
+    aliases = {t: list(a) for t, a in zip(nodes["title"], nodes["aliases"], strict=True) if a}
+    nodes = nodes.assign(id=None, description=describe_entities(nodes, text_units,
+                                                                aliases=aliases))
     text_of = dict(zip(text_units["id"], text_units["text"], strict=True))
     edges = edges.assign(id=None, description=[
-        describe_relationship(s, t, list(u), text_of) for s, t, u in
+        describe_relationship(s, t, list(u), text_of, aliases=aliases) for s, t, u in
         zip(edges["source"], edges["target"], edges["text_unit_ids"], strict=True)])
-    return nodes, edges
+    return nodes, edges, aliases
 
 
 def _finalize(entities: pd.DataFrame, relationships: pd.DataFrame, text_units: pd.DataFrame
               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Ids, human-readable ids, degrees and the text-unit back-references (GraphRAG columns)."""
-    deg: Counter[str] = Counter()
-    for s, t in {tuple(sorted(p)) for p in zip(relationships["source"], relationships["target"],
-                                                strict=True)}:
-        deg[s] += 1
-        deg[t] += 1
+    deg = node_degrees(relationships["source"].astype(str), relationships["target"].astype(str))
     e = pd.DataFrame({
         "id": [i if isinstance(i, str) and i else str(uuid.uuid5(_NS, t))
                for i, t in zip(entities["id"], entities["title"], strict=True)],
@@ -453,6 +582,14 @@ def _merge_chunks(previous: GraphIndex, documents: pd.DataFrame, text_units: pd.
 # -- helpers ---------------------------------------------------------------------------------
 
 
+def _embedder(embedding_model: Any) -> tuple[Embedder | None, str]:
+    """The build's embedder and where it came from (said in the summary and ``idx.meta``)."""
+    if embedding_model is None:
+        return default_embedder()
+    emb = resolve_embedder(embedding_model)
+    return emb, "passed as embedding_model" if emb is not None else ""
+
+
 def _exact_counter(model: Any) -> Any:
     from .llm import LMStudioChat
 
@@ -503,6 +640,14 @@ def _print_summary(idx: GraphIndex, progress: Any) -> None:
                                                              "down, run elsewhere)" if h["lost"]
                                                              else "") for h in hosts)
               + " — idx.meta['hosts']")
+    emb = idx.meta.get("embedder")
+    print(f"[lmsnb.graphrag] embeddings: {emb['key']} ({emb['source']})" if emb else
+          "[lmsnb.graphrag] embeddings: none (embedding_model=False)")
+    pr = idx.meta.get("parse_report", {})
+    if pr.get("chunks_without_records"):
+        print(f"[lmsnb.graphrag] {pr['chunks_without_records']} of {pr['chunks']} chunks gave no "
+              "records — see idx.meta['parse_report'] (a small model? see the troubleshooting "
+              "page)")
 
 
 # -- estimate --------------------------------------------------------------------------------
@@ -510,7 +655,9 @@ def _print_summary(idx: GraphIndex, progress: Any) -> None:
 
 def estimate(docs: Any, llm: str | ChatModel | None = None, method: str = "standard", *,
              chunk_size: int | None = None, chunk_overlap: int | None = None,
-             gleaning: str = "auto", prompts: Any = None) -> pd.DataFrame:
+             gleaning: str = "auto", prompts: Any = None, include: Any = None,
+             exclude: Any = None, text_column: str | None = None,
+             title_column: str | None = None, encoding: str | None = None) -> pd.DataFrame:
     """Before a run: expected calls and tokens per stage (a small DataFrame).
 
     Chunking is exact (it is local); the rest uses ratios measured on the simulator's GraphRAG
@@ -526,7 +673,9 @@ def estimate(docs: Any, llm: str | ChatModel | None = None, method: str = "stand
     size = chunk_size if chunk_size is not None else size
     overlap = chunk_overlap if chunk_overlap is not None else overlap
     check_chunking(size, overlap)
-    documents = load_documents(docs)
+    documents, _ = load_documents(docs, include=include, exclude=exclude,
+                                  text_column=text_column, title_column=title_column,
+                                  encoding=encoding)
     units = chunk_documents(documents, size, overlap, TokenCounter())
     n = len(units)
     chunk_tokens = int(units["n_tokens"].sum())

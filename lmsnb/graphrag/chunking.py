@@ -1,4 +1,4 @@
-"""Documents in, GraphRAG ``documents`` and ``text_units`` tables out.
+"""GraphRAG's ``documents`` table in (see ``inputs.py``), ``text_units`` out.
 
 Chunks are cut by tokens with overlap, like GraphRAG's ``tokens`` chunker (1200/100 by default),
 on whitespace boundaries so no word is split. Ids are content hashes (SHA-512 like GraphRAG's
@@ -9,15 +9,11 @@ already in the index and the LLM cache recognise them.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ..errors import GraphIndexError
 from .tokens import TokenCounter, token_cost
 
 _WORD_RE = re.compile(r"\S+\s*")
@@ -25,91 +21,6 @@ _WORD_RE = re.compile(r"\S+\s*")
 
 def sha512(text: str) -> str:
     return hashlib.sha512(text.encode("utf-8")).hexdigest()
-
-
-def load_documents(docs: Any) -> pd.DataFrame:
-    """Accept a DataFrame (``text`` and optional ``title``/``id``), strings, or a folder/file.
-
-    Returns GraphRAG's ``documents`` columns (``text_unit_ids`` filled later by chunking).
-    Empty texts (``""``, whitespace, None/NaN) are dropped; duplicates (same id) are kept once.
-    """
-    what = ("a folder of .txt/.md files, a list of strings, or a DataFrame with a 'text' "
-            "column")
-    if docs is None:
-        raise GraphIndexError("No documents given (docs is None)", hint=f"pass {what}")
-    if isinstance(docs, (str, os.PathLike)) and _looks_like_path(docs):
-        path = Path(docs).expanduser()
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in (".txt", ".md")
-                       and p.is_file()) if path.is_dir() else [path]
-        if not files:
-            raise GraphIndexError(f"No .txt or .md files in {path}",
-                                  hint="pass a folder of text files (searched recursively)")
-        try:
-            rows = [{"title": p.name, "text": p.read_text(encoding="utf-8", errors="replace"),
-                     "creation_date": datetime.fromtimestamp(p.stat().st_mtime, timezone.utc)
-                     .strftime("%Y-%m-%d %H:%M:%S %z")} for p in files]
-        except OSError as exc:
-            raise GraphIndexError(f"Cannot read {exc.filename or path}: {exc.strerror or exc}",
-                                  hint="check the path and its permissions") from None
-        df = pd.DataFrame(rows)
-    elif isinstance(docs, str):
-        if _missing_path(docs):
-            raise GraphIndexError(f"No file or folder at {docs!r}",
-                                  hint="check the path; to index this string itself, pass it "
-                                       "in a list: build_index([text])")
-        df = pd.DataFrame({"text": [docs]})
-    elif isinstance(docs, pd.DataFrame):
-        if "text" not in docs.columns:
-            raise GraphIndexError("The documents DataFrame has no 'text' column",
-                                  hint=f"rename the column that holds the text to 'text' (it "
-                                       f"has: {', '.join(map(str, docs.columns)) or 'none'})")
-        df = docs.copy()
-    elif isinstance(docs, (bytes, bytearray)) or not hasattr(docs, "__iter__"):
-        raise GraphIndexError(f"Cannot index a {type(docs).__name__}", hint=f"pass {what}")
-    else:
-        texts = list(docs)
-        bad = [(i, t) for i, t in enumerate(texts) if not (isinstance(t, str) or _is_na(t))]
-        if bad:
-            i, t = bad[0]
-            raise GraphIndexError(f"Documents must be strings; item {i} is a "
-                                  f"{type(t).__name__}", hint=f"pass {what}")
-        df = pd.DataFrame({"text": texts}, dtype=object)
-    keep = [not _is_na(t) and str(t).strip() != "" for t in df["text"]]
-    df = df[pd.Series(keep, index=df.index, dtype=bool)].reset_index(drop=True)
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S %z")
-    out = pd.DataFrame({
-        "id": df["id"].astype(str) if "id" in df else df["text"].astype(str).map(sha512),
-        "human_readable_id": range(len(df)),
-        "title": df["title"].astype(str) if "title" in df else [f"document {i}" for i in range(len(df))],
-        "text": df["text"].astype(str),
-        "text_unit_ids": [[] for _ in range(len(df))],
-        "creation_date": df["creation_date"].astype(str) if "creation_date" in df else now,
-        "raw_data": None,
-    })
-    return out.drop_duplicates("id").reset_index(drop=True)
-
-
-def _is_na(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value)
-
-
-def _missing_path(s: str) -> bool:
-    """A one-word string that names a file or folder (``docs/``, ``notes.txt``) that is not
-    there: almost surely a typo in a path, not a one-word document."""
-    s = s.strip()
-    if not s or any(c.isspace() for c in s) or len(s) > 1024:
-        return False
-    return (s.endswith(("/", "\\")) or s.lower().endswith((".txt", ".md"))
-            or s.startswith(("./", "../", "~/", "/"))) and not Path(s).expanduser().exists()
-
-
-def _looks_like_path(s: str | os.PathLike[str]) -> bool:
-    if isinstance(s, os.PathLike):
-        return True
-    try:
-        return "\n" not in s and len(s) < 4096 and Path(s).expanduser().exists()
-    except (OSError, ValueError, RuntimeError):  # not a valid path on this system
-        return False
 
 
 def check_chunking(size: Any, overlap: Any) -> None:

@@ -33,6 +33,9 @@ class Completion:
     attempts: int = 1  # times it was sent: >1 when a host died midway and another answered
     queued_seconds: float = 0.0  # of ``seconds``, the time spent waiting in LM Studio's queue
     lost_on: tuple[str, ...] = ()  # hosts that died while running it (``attempts`` counts them)
+    #: the model's thinking, kept apart from ``text`` (a reply that opened ``<think>`` and never
+    #: closed it has all of its output here: the GraphRAG parsers look here when ``text`` fails)
+    reasoning: str = ""
 
 
 @runtime_checkable
@@ -45,6 +48,10 @@ class ChatModel(Protocol):
                  max_tokens: int | None = None, temperature: float | None = None) -> Completion: ...
 
     def count_tokens(self, text: str) -> int: ...
+
+    # Optional: ``context_length`` (an int, or a method returning one) — the model's context
+    # window in its own tokens, so every prompt and answer is fitted into it (graphrag/budget.py);
+    # and ``config=`` on complete() for settings beyond max_tokens/temperature (settings.py).
 
 
 @runtime_checkable
@@ -78,9 +85,13 @@ class LMStudioChat:
         return self._model
 
     def stream(self, messages: list[dict[str, str]], *, json_schema: dict | None = None,
-               max_tokens: int | None = None, temperature: float | None = None) -> Any:
-        """A live, cancellable event iterator (``lmsnb.client.Prediction``) for one call."""
-        config: dict[str, Any] = {}
+               max_tokens: int | None = None, temperature: float | None = None,
+               config: dict[str, Any] | None = None) -> Any:
+        """A live, cancellable event iterator (``lmsnb.client.Prediction``) for one call.
+
+        ``config`` carries any other prediction setting (``topPSampling``, ``stopStrings``, …).
+        """
+        config = dict(config or {})
         if max_tokens is not None:
             config["maxTokens"] = int(max_tokens)
         if temperature is not None:
@@ -89,11 +100,15 @@ class LMStudioChat:
                                response_format=json_schema, kind="graphrag")
 
     def complete(self, messages: list[dict[str, str]], *, json_schema: dict | None = None,
-                 max_tokens: int | None = None, temperature: float | None = None) -> Completion:
-        """One call, scheduled by ``lmsnb.client`` (free slots, hosts, cancel on give-up)."""
+                 max_tokens: int | None = None, temperature: float | None = None,
+                 config: dict[str, Any] | None = None) -> Completion:
+        """One call, scheduled by ``lmsnb.client`` (free slots, hosts, cancel on give-up).
+
+        ``config`` carries any other prediction setting (``topPSampling``, ``stopStrings``, …).
+        """
         from .scheduler import current_priority
 
-        config: dict[str, Any] = {}
+        config = dict(config or {})
         if max_tokens is not None:
             config["maxTokens"] = int(max_tokens)
         if temperature is not None:
@@ -107,12 +122,31 @@ class LMStudioChat:
         completion = stats.predicted_tokens or estimate_tokens(text)
         stop = stats.stop_reason
         return Completion(text, int(prompt), int(completion), stats.total_seconds,
-                          finish_reason="length" if stop in ("maxPredictedTokensReached", "length")
+                          finish_reason="length" if stop in ("maxPredictedTokensReached", "length",
+                                                             "contextLengthReached")
                           else "stop", host=stats.host, attempts=stats.attempts,
-                          queued_seconds=stats.queued_seconds, lost_on=stats.lost_on)
+                          queued_seconds=stats.queued_seconds, lost_on=stats.lost_on,
+                          reasoning=done.reasoning or "")
 
     def count_tokens(self, text: str) -> int:
         return int(_conn().count_tokens(self.key, text))
+
+    def context_length(self) -> int | None:
+        """The loaded instance's context length (LM Studio loads many models at 4,096).
+
+        A model that is not loaded yet is loaded now, as LM Studio would on the first call
+        (JIT, with its own default settings), so the length read is the one the calls get.
+        """
+        from ..errors import ModelNotFound
+
+        conn = _conn()
+        try:
+            info = conn.model_info(self.key, kind="llm")
+        except ModelNotFound:
+            conn.count_tokens(self.key, " ")  # JIT-loads it (raises ModelNotFound if unknown)
+            info = conn.model_info(self.key, kind="llm")
+        value = info.get("context_length")
+        return int(value) if value else None
 
     def __repr__(self) -> str:
         return f"LMStudioChat({self._model!r})"
@@ -209,6 +243,18 @@ def resolve_embedder(model: str | Embedder | None | bool) -> Embedder | None:
                             f"not a {type(model).__name__}",
                             "pass an LM Studio key such as 'text-embedding-nomic-embed-text-v1.5'")
     return model
+
+
+def default_embedder() -> tuple[Embedder, str]:
+    """What ``embedding_model=None`` means for an index, and why: the first embedding model
+    loaded in LM Studio (what ``lmsnb.embed`` uses), else the offline :class:`LocalEmbedder`."""
+    from ..errors import LmsnbError
+
+    try:
+        key = _conn().default_model("embedding")
+    except LmsnbError as exc:
+        return LocalEmbedder(), f"offline lexical embedder: {exc.message}"
+    return LMStudioEmbedder(key), "the embedding model loaded in LM Studio"
 
 
 def _config_error(message: str, hint: str) -> Exception:

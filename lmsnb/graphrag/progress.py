@@ -1,12 +1,13 @@
 """Live progress per stage, token/time accounting, and the thread pool the stages share.
 
-Progress is deliberately thin: an ipywidgets bar when running inside a Jupyter kernel, one text
-line per stage (and every ~10 % of a long stage) elsewhere, nothing with ``progress=False``.
+Progress is deliberately thin: inside a Jupyter kernel one bar per stage (lmsnb's ProgressBar,
+which leaves "community_reports 2/2 — 4.9 s" as static output when the stage ends, so a saved
+notebook keeps it), one text line per stage (and every ~10 % of a long stage) elsewhere, nothing
+with ``progress=False``.
 """
 
 from __future__ import annotations
 
-import html
 import sys
 import threading
 import time
@@ -42,8 +43,10 @@ class Accounting:
     ``calls`` counts every request the stage made: answered from the cache (``cached_calls``)
     or sent to a model — each attempt, so ``calls - cached_calls`` is what the server saw;
     ``retries`` is how many of those were repeats (a stalled call, a host that died midway).
-    Tokens and ``model_seconds`` count only calls paid for in this run. :meth:`hosts` has the
-    same per LM Studio host.
+    Tokens and ``model_seconds`` count only calls paid for in this run. ``seconds`` is the
+    stage's wall-clock time; ``model_seconds`` adds up how long each model call took, so with
+    calls in parallel it is larger than ``seconds`` (their ratio is the parallelism achieved).
+    :meth:`hosts` has the same per LM Studio host.
     """
 
     def __init__(self) -> None:
@@ -153,7 +156,7 @@ class Progress:
         self.callback = mode if callable(mode) else None
         self.enabled = bool(mode)
         self.widgets = self.enabled and self.callback is None and mode != "text" and _in_kernel()
-        self._bar: Any = None
+        self._bars: dict[str, Any] = {}
         #: ``() -> {host: calls answered}``: with several hosts, each stage line says who did what
         self.hosts: Callable[[], dict[str, int]] | None = None
 
@@ -186,19 +189,26 @@ class Progress:
             print(f"[lmsnb.graphrag] {name}: {done}/{total}{hosts}", file=sys.stderr, flush=True)
 
     def _widget(self, name: str, done: int, total: int, final: bool, seconds: float) -> None:
-        import ipywidgets as w
-        from IPython.display import display
+        from ..widgets.progress import ProgressBar
 
-        if self._bar is None:
-            self._bar = (w.IntProgress(min=0, max=max(total, 1), layout=w.Layout(width="40%")),
-                         w.HTML())
-            display(w.HBox(list(self._bar)))
-        bar, label = self._bar
-        bar.max = max(total, 1)
-        bar.value = done
-        bar.bar_style = "success" if final else ""
-        suffix = f" — {seconds:.1f} s" if final else ""
-        label.value = f"<code>{name}</code> {done}/{total}{suffix}{html.escape(self._by_host())}"
+        bar = self._bars.get(name)
+        if bar is None:
+            bar = self._bars[name] = ProgressBar(name)
+        bar(done, total)
+        if final:
+            bar.finish(f"{name} {done}/{total} — {seconds:.1f} s{self._by_host()}")
+            del self._bars[name]
+
+    def _fail(self, name: str) -> None:
+        """A stage that raised: its bar turns red where it stopped instead of staying live."""
+        bar = self._bars.pop(name, None)
+        if bar is not None:
+            bar.finish(ok=False)
+
+    def fail_open(self) -> None:
+        """The build stopped: every stage still running is marked failed where it stopped."""
+        for name in list(self._bars):
+            self._fail(name)
 
 
 class StageProgress:
@@ -229,6 +239,10 @@ class StageProgress:
         self.parent._emit(self.name, self.done, self.total, True, seconds)
         return seconds
 
+    def fail(self) -> None:
+        """The stage raised (the error itself is the message): its bar stops, marked failed."""
+        self.parent._fail(self.name)
+
 
 def run_parallel(fn: Callable[[T], R], items: Iterable[T], concurrency: int,
                  progress: StageProgress | None = None) -> list[R]:
@@ -237,7 +251,16 @@ def run_parallel(fn: Callable[[T], R], items: Iterable[T], concurrency: int,
     On the first failure the queued work is cancelled, running calls finish (their results are
     already cached), and the exception is re-raised: a re-run resumes from the cache.
     """
-    items = list(items)
+    try:
+        return _run_parallel(fn, list(items), concurrency, progress)
+    except BaseException:
+        if progress:
+            progress.fail()
+        raise
+
+
+def _run_parallel(fn: Callable[[T], R], items: list[T], concurrency: int,
+                  progress: StageProgress | None) -> list[R]:
     if concurrency <= 1 or len(items) <= 1:
         out = []
         for x in items:

@@ -63,12 +63,21 @@ def check_concurrency(value: Any) -> int | None:
     return value
 
 
+def thread_count(concurrency: Any) -> int:
+    """Threads for stage code that runs its own small pool (``progress.run_parallel``, used by
+    ``idx.refresh()``): a number is itself; "auto" is ``AUTO_THREADS`` (an LM Studio host still
+    runs no more at once than it can)."""
+    return check_concurrency(concurrency) or AUTO_THREADS
+
+
 class Scheduler:
     """The build's worker threads; ``with Scheduler(...) as s:`` aborts everything on error."""
 
-    def __init__(self, models: Iterable[Any] = (), concurrency: Any = "auto") -> None:
+    def __init__(self, models: Iterable[Any] = (), concurrency: Any = "auto",
+                 progress: Progress | None = None) -> None:
         from .llm import LMStudioChat
 
+        self.progress = progress  # its live stages are marked failed when the build fails
         self.limit = check_concurrency(concurrency)
         self._chats = [m for m in models if isinstance(m, LMStudioChat)]
         for chat in self._chats:
@@ -89,7 +98,7 @@ class Scheduler:
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if exc_type is not None:
-            self.abort()
+            self.fail()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def submit(self, fn: Callable[..., R], *args: Any) -> Future[R]:
@@ -121,6 +130,12 @@ class Scheduler:
         """Let the idle workers go (the build is done)."""
         self._pool.shutdown(wait=False)
 
+    def fail(self) -> None:
+        """The build failed (caller's thread): stop everything, and no stage stays live."""
+        self.abort()
+        if self.progress is not None:
+            self.progress.fail_open()
+
     def abort(self) -> None:
         """Drop queued work and cancel calls in flight on the server."""
         for chat in self._chats:
@@ -150,7 +165,7 @@ class Scheduler:
     def check(self, future: Future[Any]) -> None:
         """Raise the build's error if ``future`` failed or was dropped because of one."""
         if future.cancelled() or future.exception() is not None:
-            self.abort()
+            self.fail()
             raise self.error or (Cancelled("The build was stopped") if future.cancelled()
                                  else future.exception())  # type: ignore[misc]
 
@@ -171,7 +186,7 @@ class Scheduler:
                     watched.discard(future)
                     yield future
         except BaseException:
-            self.abort()
+            self.fail()
             raise
 
 
@@ -336,7 +351,7 @@ def _summary_job(it: Item, chat: Any, template: str, kw: dict[str, Any],
                  progress: StageProgress | None) -> str:
     text = summarize_item(it, chat, template, max_length=kw.get("max_length", 500),
                           max_input_tokens=kw.get("max_input_tokens", 4000),
-                          stage="summarize_descriptions")
+                          stage="summarize_descriptions", config=kw.get("config"))
     if progress:
         progress.advance()
     return text
@@ -348,7 +363,7 @@ def _report_job(row: pd.Series, e: pd.DataFrame, r: pd.DataFrame, units: pd.Data
     rep = write_report(row, e, r, units, chat, template, mode=kw.get("mode", "graph"),
                        max_input_tokens=kw.get("max_input_tokens", 8000),
                        max_length=kw.get("max_length", 2000), sub_reports=subs,
-                       failures=failures)
+                       failures=failures, repairs=kw.get("repairs"), config=kw.get("config"))
     if progress:
         progress.advance()
     return rep

@@ -104,6 +104,7 @@ class Instance:
     last_used: float = field(default_factory=time.monotonic)
     jit: bool = False
     unloaded: bool = False  # set when unloaded: running predictions stop ("modelUnloaded")
+    on_unload: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @property
     def max_concurrent_predictions(self) -> int | None:
@@ -136,6 +137,8 @@ class Instance:
     def mark_unloaded(self) -> None:
         self.unloaded = True
         self.slots.close()
+        for listener in list(self.on_unload):
+            listener()
 
 
 #: The load-config key of "Max Concurrent Predictions" (lmstudio-js ``llm.load.numParallelSessions``).
@@ -196,7 +199,7 @@ def default_models() -> list[ModelSpec]:
             type="embedding",
             display_name="BGE Small EN v1.5",
             path="CompendiumLabs/bge-small-en-v1.5-gguf/bge-small-en-v1.5-q8_0.gguf",
-            size_bytes=36_755_008,
+            size_bytes=24_808_576,
             max_context_length=512,
             context_length=512,
             dim=384,

@@ -46,6 +46,8 @@ Embedder = Callable[[str], Any]
 #: LM Studio's default ``contextOverflowPolicy`` (lmstudio-js KV schema).
 DEFAULT_OVERFLOW_POLICY = "truncateMiddle"
 NO_IMAGES = "Model does not support images. Please use a model that does."
+#: Idle TTL of a model a request loaded just in time (LM Studio's default: 60 minutes).
+JIT_TTL_SECONDS = 3600.0
 _OUTCOME = {"userStopped": "cancelled", "modelUnloaded": "unloaded", "failed": "failed"}
 
 
@@ -119,7 +121,8 @@ class _Work:
 
     AHEAD = 256
 
-    def __init__(self, behaviour: Behaviour, req: SimRequest, executor: ThreadPoolExecutor) -> None:
+    def __init__(self, behaviour: Behaviour, req: SimRequest, inst: Instance,
+                 executor: ThreadPoolExecutor) -> None:
         loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self.room = threading.Semaphore(self.AHEAD)
@@ -128,10 +131,11 @@ class _Work:
             if not loop.is_closed():
                 loop.call_soon_threadsafe(self.queue.put_nowait, item)
 
-        self._wake = lambda: put(("wake", None))
+        self._wake = lambda: put(("wake", None))  # a cancel or an unload ends the wait
         req._cancel_listeners.append(self._wake)
+        inst.on_unload.append(self._wake)
         req._progress = lambda p: put(("prompt", p))
-        self.req = req
+        self.req, self.inst = req, inst
 
         def work() -> None:
             try:
@@ -161,8 +165,9 @@ class _Work:
 
     def close(self) -> None:
         self.req._halt.set()
-        if self._wake in self.req._cancel_listeners:
-            self.req._cancel_listeners.remove(self._wake)
+        for listeners in (self.req._cancel_listeners, self.inst.on_unload):
+            if self._wake in listeners:
+                listeners.remove(self._wake)
 
 
 class Engine:
@@ -274,7 +279,7 @@ class Engine:
             raise model_not_found(query if isinstance(query, str) else None, domain,
                                   self.loaded_ids(domain))
         spec = self.downloaded_spec(query, domain, missing="query")
-        inst, _ = await self.get_or_load(spec)
+        inst, _ = await self.get_or_load(spec, ttl_seconds=JIT_TTL_SECONDS)
         return inst
 
     async def get_or_load(
@@ -424,13 +429,14 @@ class Engine:
 
         behaviour = self.behaviour_for(inst.spec)
         builtin = behaviour in BEHAVIOURS.values()
-        work = _Work(behaviour, req, self.executor)
+        work = _Work(behaviour, req, inst, self.executor)
         max_tokens = max_tokens_of(req.config)
         stops = [s for s in req.config.get("llm.prediction.stopStrings") or [] if s]
         stop_reason: str | None = None
         emitted = ""
         generated = 0
         first_token_at: float | None = None
+        due: float | None = None
         calls: list[ToolCall] = []
         # A built-in's structured answer is gathered whole, made to fit, then sent.
         shaping = builtin and (req.json_schema is not None or req.gbnf_grammar is not None)
@@ -481,7 +487,17 @@ class Engine:
                     if hit is not None:
                         tok, stop_reason = hit, "stopStringFound"
                     if tok:
-                        await asyncio.sleep(timing.token_seconds())
+                        # Each token is due one step after the previous one was due, so the
+                        # server's own overhead does not slow the model; a token that is late
+                        # goes at once, without a burst to catch up.
+                        step = timing.token_seconds()
+                        now = time.monotonic()
+                        due = (due or now) + step
+                        if due > now:
+                            await asyncio.sleep(due - now)
+                        else:
+                            due = now
+                            await asyncio.sleep(0)
                         if req.cancelled.is_set():
                             stop_reason = "userStopped"
                             break
@@ -537,8 +553,10 @@ class Engine:
 
     def _stats(self, stop_reason: str, started: float, first_token_at: float | None,
                ended: float, prompt_tokens: int, generated: int) -> dict[str, Any]:
+        # The first token's time is the time to first token; the rate is the tokens after it.
         gen_secs = ended - (first_token_at or ended)
-        tps = generated / gen_secs if gen_secs > 0 else float(self.timing.tokens_per_second or 1000.0)
+        tps = ((generated - 1) / gen_secs if gen_secs > 0 and generated > 1
+               else float(self.timing.tokens_per_second or 1000.0))
         return {
             "stopReason": stop_reason,
             "tokensPerSecond": round(tps, 3),
