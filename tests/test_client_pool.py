@@ -116,8 +116,7 @@ def test_a_host_that_dies_midway_hands_its_calls_to_the_others(two_sims):
     with ThreadPoolExecutor(6) as ex:
         futures = [ex.submit(pool.complete, LLM, f"q{i}", config={"maxTokens": 60},
                              concurrency=3) for i in range(6)]
-        wait_until(lambda: predict_requests(b) >= 2)
-        wait_until(lambda: b.counters["llm.predict"].generated_tokens > 0)  # b is generating
+        wait_until(lambda: b.counters.predictions(LLM).running >= 2)  # b is generating
         b.stop()
         done = [f.result() for f in futures]
     assert all(d.text.startswith("Lorem") and d.stats.predicted_tokens == 60 for d in done)
@@ -224,8 +223,7 @@ def test_an_aborted_build_cancels_its_calls_in_flight(sim):
     with ThreadPoolExecutor(3) as ex:
         futures = [ex.submit(conn.complete, LLM, f"q{i}", config={"maxTokens": 500},
                              abort=abort) for i in range(3)]
-        wait_until(lambda: sim.counters["llm.predict"].requests == 3)
-        wait_until(lambda: sim.counters["llm.predict"].generated_tokens >= 3)  # all generating
+        wait_until(lambda: sim.counters.predictions(LLM).running == 3)  # all three generating
         abort.set()
         for f in futures:
             with pytest.raises(Cancelled):
