@@ -215,6 +215,25 @@ def test_a_stalled_prediction_is_cancelled_on_the_server(sim, sync_timeout):
     assert conn.complete(LLM, "again", config={"maxTokens": 5}).stats.predicted_tokens == 5
 
 
+def test_a_slow_prompt_read_is_not_a_stall(sim, sync_timeout):
+    """A long prompt on a slow machine reports its progress seconds apart, longer than the
+    silence limit: the host still answers, so lmsnb waits — one generation, no retry (#11)."""
+
+    def slow_reader(req):
+        for i in range(1, 4):
+            time.sleep(1.5)  # reading the prompt
+            req.report_prompt_progress(i / 3)
+        yield "read it all"
+
+    sim.set_behaviour(slow_reader)
+    lmsnb.set_timeout(1)
+    conn = Connection(sim.host)
+    done = conn.complete(LLM, "a long prompt", config={"maxTokens": 20})
+    assert done.text == "read it all" and done.stats.attempts == 1
+    assert sim.counters["llm.predict"].requests == 1
+    assert conn.pool.stats()["timeouts"].sum() == 0
+
+
 def test_an_aborted_build_cancels_its_calls_in_flight(sim):
     sim.set_behaviour("lorem")
     sim.timing = Timing(tokens_per_second=50)

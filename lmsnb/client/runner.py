@@ -7,11 +7,12 @@ would time out, be retried, and still run on the server: every build on a busy s
 work twice. The async API has no timeout of its own; here lmsnb decides when a call has failed,
 and cancels it on the server whenever it gives up:
 
-- a call that has started (the server sent progress or tokens) and then stays silent for
-  ``silence`` seconds is stalled: it is cancelled on the server and reported as a timeout;
-- a call that has not started is queued, which is not an error, as long as the host answers;
-  when the whole host has been silent for ``silence`` seconds it is asked a cheap question, and
-  a host that does not answer is down (``HostDown``): its calls go elsewhere.
+- a call that is generating (the server sent tokens) and then stays silent for ``silence``
+  seconds is stalled: it is cancelled on the server and reported as a timeout;
+- a call that has not started is queued, and one whose prompt is being read may report its
+  progress seconds apart (a long prompt on a slow machine): neither is an error as long as the
+  host answers. When the whole host has been silent for ``silence`` seconds it is asked a cheap
+  question, and a host that does not answer is down (``HostDown``): its calls go elsewhere.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class Call:
     ended_at: float | None = None
     on_start: Callable[[Call], None] | None = None
     queued: bool = False  # seen waiting in LM Studio's queue
+    generating: bool = False  # tokens have come (before: queued, or reading the prompt)
     cancel_requested: threading.Event = field(default_factory=threading.Event)
 
     def heard(self, now: float) -> None:
@@ -264,10 +266,14 @@ class Runner:
             self.heard_at = now
             call.heard(now)
 
+        def token(*_: Any) -> None:
+            call.generating = True
+            heard()
+
         stream = await handle.respond_stream(
             _to_chat(history), config=dict(config) if config else None,
             response_format=response_format, on_prompt_processing_progress=heard,
-            on_first_token=heard)
+            on_first_token=token)
         call.host = self.host
         await stream.start()
         call.sent_at = call.heard_at = time.monotonic()  # the request is on its way
@@ -275,7 +281,7 @@ class Runner:
         async def pump() -> Any:
             nonlocal fragments
             async for frag in stream:
-                heard()
+                token()
                 fragments += 1
                 answer.fragments(frag)
             call.ended_at = time.monotonic()  # its slot is free now (before the next starts)
@@ -292,13 +298,14 @@ class Runner:
             if cancel_sent is None:
                 if call.cancel_requested.is_set():
                     reason = None
-                elif silence and call.started and now - call.heard_at > silence:
+                elif silence and call.generating and now - call.heard_at > silence:
                     reason = Stalled(
                         f"LM Studio at {self.host} stopped answering a prediction for "
                         f"{silence:g} s; it was cancelled",
                         hint="lmsnb retries it; raise the limit with lmsnb.set_timeout(seconds)")
-                elif (silence and not call.started and now - max(self.heard_at, call.sent_at)
-                      > silence and not await self.alive()):
+                elif (silence and not call.generating
+                      and now - max(self.heard_at, call.sent_at) > silence
+                      and not await self.alive()):
                     reason = self.down("stopped answering")
                 else:
                     continue
