@@ -71,9 +71,8 @@ PY
 # LM Studio's greeting. Fails (SIM_PID empty) if it exits first, e.g. when PORT is taken.
 start_sim() {
   : >"$TMP/sim.out"
-  "$VENV/bin/python" -m lmsnb.sim --bind 127.0.0.1 --port "$1" --behaviour graphrag \
-    --model qwen2.5-7b-instruct,context_length=32768 --tokens-per-second 60 --first-token-latency 0.2 --load-seconds 1.5 \
-    >"$TMP/sim.out" 2>"$TMP/sim.log" &
+  # one line: tests/test_sim_tutorial_stop.py reads these flags
+  "$VENV/bin/python" -m lmsnb.sim --bind 127.0.0.1 --port "$1" --behaviour graphrag --model qwen2.5-7b-instruct,context_length=32768 --tokens-per-second 60 --first-token-latency 0.2 --load-seconds 1.5 >"$TMP/sim.out" 2>"$TMP/sim.log" &
   SIM_PID=$!
   "$VENV/bin/python" - "$SIM_PID" "$TMP/sim.out" <<'PY' || { wait "$SIM_PID" 2>/dev/null || true; SIM_PID=""; return 1; }
 import os, sys, time
