@@ -14,7 +14,9 @@ import html
 import threading
 from typing import Any
 
+import anywidget
 import ipywidgets as w
+import traitlets
 
 from .. import chat, models
 from ..errors import LmsnbError
@@ -23,7 +25,7 @@ from .output import LiveOutput, Static
 from .stream import CSS as STREAM_CSS
 from .stream import STOPPED, StreamView, stopped_mark
 
-__all__ = ["ChatPanel"]
+__all__ = ["ChatPanel", "PromptBox"]
 
 HEIGHT = "480px"  # the scroll area; the panel never grows past it
 # Inline styles carry the look of a message (a saved, sanitised notebook drops <style>);
@@ -45,6 +47,58 @@ CSS = """<style>
 </style>"""
 
 
+class PromptBox(anywidget.AnyWidget):
+    """The input line: Enter (or Send) submits the text the browser shows.
+
+    ipywidgets' ``Text`` syncs its value through a throttle (one update in flight per widget)
+    that its Enter message does not wait for, so a prompt typed quickly — or on a busy kernel —
+    reached the kernel cut short, and the rest stayed in the box (seen in JupyterLab). Here
+    the submit message carries the text itself, and the browser clears the box at once.
+    """
+
+    _esm = """
+export default { render({ model, el }) {
+  el.classList.add("jupyter-widgets", "widget-inline-hbox", "widget-text");
+  const input = document.createElement("input");
+  input.type = "text";
+  input.className = "widget-input";
+  const show = () => {
+    input.placeholder = model.get("placeholder");
+    if (input.value !== model.get("value")) input.value = model.get("value");
+  };
+  const submit = () => {
+    const text = input.value;
+    input.value = "";
+    model.set("value", "");
+    model.save_changes();
+    model.send({ event: "submit", text });
+  };
+  input.addEventListener("input", () => { model.set("value", input.value); model.save_changes(); });
+  input.addEventListener("keydown", (e) => {
+    e.stopPropagation();  // keys typed here are not notebook shortcuts
+    if (e.key === "Enter" && !e.isComposing) { e.preventDefault(); submit(); }
+  });
+  const onMsg = (msg) => { if (msg && msg.do === "submit") submit(); };
+  model.on("change:value", show);
+  model.on("change:placeholder", show);
+  model.on("msg:custom", onMsg);
+  show();
+  el.appendChild(input);
+  return () => {
+    model.off("change:value", show);
+    model.off("change:placeholder", show);
+    model.off("msg:custom", onMsg);
+  };
+} };
+"""
+    value = traitlets.Unicode("").tag(sync=True)
+    placeholder = traitlets.Unicode("").tag(sync=True)
+
+    def submit(self) -> None:
+        """Have the browser submit its box (what the Send button does)."""
+        self.send({"do": "submit"})
+
+
 class ChatPanel:
     """``ChatPanel(session="default")`` — uses (and shares) the named ``lmsnb.chat`` session."""
 
@@ -58,8 +112,8 @@ class ChatPanel:
         self.refresh_button.add_class("lmsnb-panel-refresh")
         self.history = w.HTML()
         self.history.add_class("lmsnb-panel-history")
-        self.input = w.Text(placeholder="Ask something… (Enter sends)",
-                            layout=w.Layout(flex="1 1 auto", width="auto"))
+        self.input = PromptBox(placeholder="Ask something… (Enter sends)",
+                               layout=w.Layout(flex="1 1 auto", width="auto"))
         self.input.add_class("lmsnb-panel-input")
         self.send_button = w.Button(description="Send", icon="paper-plane",
                                     button_style="primary")
@@ -77,11 +131,11 @@ class ChatPanel:
                              layout=w.Layout(max_height=HEIGHT, overflow="auto",
                                              flex_flow="column-reverse"))
         self.scroll.add_class("lmsnb-panel-scroll")
-        self.send_button.on_click(lambda _b: self.send())
+        self.send_button.on_click(lambda _b: self.input.submit())  # the browser's text
         self.stop_button.on_click(lambda _b: self.stop())
         self.reset_button.on_click(lambda _b: self.reset())
         self.refresh_button.on_click(lambda _b: self._load_models())
-        self.input.on_msg(self._on_input_msg)  # Enter sends {"event": "submit"}
+        self.input.on_msg(self._on_input_msg)  # Enter sends {"event": "submit", "text": ...}
         row = w.Layout(align_items="center", width="100%")
         self.widget = w.VBox([
             w.HBox([self.model, self.refresh_button], layout=row),
@@ -120,7 +174,7 @@ class ChatPanel:
 
     def _on_input_msg(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
         if content.get("event") == "submit":
-            self.send()
+            self.send(str(content.get("text", "")))
 
     def _load_models(self) -> None:
         """Loaded LLMs first, then downloaded ones (LM Studio loads those on first use)."""
