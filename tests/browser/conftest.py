@@ -145,7 +145,9 @@ class JupyterLab:
                "JUPYTERLAB_SETTINGS_DIR": str(workdir / "settings"),
                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
                                                            os.environ.get("PYTHONPATH")])),
-               "JUPYTER_PLATFORM_DIRS": "1"}
+               "JUPYTER_PLATFORM_DIRS": "1",
+               # a kernel that crashes leaves its Python stack in the server log
+               "PYTHONFAULTHANDLER": "1"}
         log = workdir / "jupyterlab.log"
         cmd = [sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser",
                "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}",

@@ -3,7 +3,7 @@
 ipywidgets' ``Text`` syncs its value through a throttle that its Enter message (and a click on
 another button) does not wait for; typed quickly, a prompt reached the kernel cut short and the
 rest stayed in the box. Five prompts typed key by key without pause, sent by Enter or by Send,
-must each arrive whole, and the box must be empty after each.
+must each arrive whole, and the box must empty after each.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def test_fast_typing_arrives_whole(sim, jupyter_lab, lab_page: LabPage) -> None:
             page.click(f"{PANEL} button.lmsnb-panel-send")
         else:
             page.keyboard.press("Enter")
-        assert page.input_value(box) == ""
+        page.wait_for_function(f"() => document.querySelector('{box}').value === ''")
         page.wait_for_function(
             "n => document.querySelectorAll('.lmsnb-panel-history .lmsnb-assistant').length"
             " === n", arg=i + 1, timeout=30_000)
