@@ -209,10 +209,18 @@ class JupyterLab:
         kernel_id = model["kernel"]["id"]
         self.kernels.add(kernel_id)
         self._run_silently(kernel_id, prepare or "pass", timeout)
+        # The server learns the kernel's state from its status messages, on a subscription that
+        # may not be connected yet when a fast `prepare` ends (seen under load in CI: "starting"
+        # for good, and a page then waits for it). A silent no-op makes the kernel say it again
+        # (as JupyterLab's own "nudge" does); it changes nothing in the kernel.
         deadline = time.monotonic() + timeout
+        polls = 0
         while self.api(f"kernels/{kernel_id}")["execution_state"] != "idle":
             if time.monotonic() > deadline:
                 raise HarnessError(f"kernel {kernel_id} did not become idle in {timeout} s")
+            polls += 1
+            if polls % 20 == 0:
+                self._run_silently(kernel_id, "pass", max(1.0, deadline - time.monotonic()))
             time.sleep(0.1)
         return kernel_id
 
