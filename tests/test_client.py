@@ -112,6 +112,21 @@ def test_unknown_model_is_one_readable_error(sim):
         conn.predict(LLM, "hi", config={"temprature": 1})
 
 
+def test_unknown_model_suggestions_offer_only_the_kind_the_call_needs(sim):
+    """Chat lists LLMs, embeddings list embedding models — never the other kind."""
+    conn = Connection(sim.host)
+    with pytest.raises(ModelNotFound) as err:
+        conn.predict("zzzz", "hi").result()
+    hint = err.value.hint
+    assert "downloaded LLMs:" in hint and LLM in hint and "embed" not in hint
+    with pytest.raises(ModelNotFound) as err:
+        conn.embed("zzzz", ["a"])
+    hint = err.value.hint
+    assert "downloaded embedding models:" in hint and EMB in hint and LLM not in hint
+    with pytest.raises(ModelNotFound, match="did you mean 'text-embedding-nomic"):
+        conn.embed("text-embedding-nomic", ["a"])
+
+
 def test_load_reports_progress_and_unload(sim):
     conn = Connection(sim.host)
     progress = []
@@ -277,14 +292,35 @@ def test_wrong_kind_of_model_says_which_kind(sim):
 def test_interrupt_while_streaming_cancels_on_the_server_and_keeps_the_text():
     """Ctrl-C / Kernel → Interrupt mid-answer: stop reason userStopped, partial text kept."""
     import _thread
+    import sys
     import threading
+    import time
 
     from lmsnb.sim import Simulator, Timing
 
+    main = threading.main_thread().ident
+
+    def interrupt_once_waiting() -> None:
+        """Ctrl-C once the kernel's thread waits for the answer inside ``result()`` (a busy
+        machine may take long to get there): never before, never by the clock."""
+        while True:
+            frame, names = sys._current_frames().get(main), []
+            while frame is not None:
+                names.append(frame.f_code.co_name)
+                frame = frame.f_back
+            if "result" in names and names[0] in ("wait", "get"):
+                _thread.interrupt_main()
+                return
+            time.sleep(0.005)
+
     with Simulator(port=0, timing=Timing(tokens_per_second=100)) as slow:
         slow.set_behaviour("lorem")
-        pred = Connection(slow.host).predict(LLM, "long answer", config={"maxTokens": 300})
-        threading.Timer(0.3, _thread.interrupt_main).start()
+        pred = Connection(slow.host).predict(LLM, "long answer", config={"maxTokens": 3000})
+        for event in pred:  # interrupt mid-answer, not while connecting
+            if isinstance(event, Fragment):
+                break
+        threading.Thread(target=interrupt_once_waiting, daemon=True).start()
         done = pred.result()
     assert done.stats.stop_reason == "userStopped"
-    assert done.text.startswith("Lorem ipsum") and done.stats.predicted_tokens < 300
+    assert done.text.startswith("Lorem ipsum") and done.stats.predicted_tokens < 3000
+    assert slow.counters["llm.predict"].generated_tokens < 3000  # the server stopped too

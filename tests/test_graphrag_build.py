@@ -146,7 +146,7 @@ def test_fast_method_without_network_or_llm(dulce_text, monkeypatch):
         raise ConnectionRefusedError("no network (test)")
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
-    monkeypatch.setattr(lmsnb.client, "_connection", None)
+    monkeypatch.setattr(lmsnb.client.connection, "_connection", None)
     idx = build_index(dulce_text, method="fast", cache_dir=None, progress=False)
     check_contract(idx)
     assert idx.meta["llm"] is None and idx.embedding_model.startswith("lmsnb-lexical")

@@ -321,7 +321,7 @@ def test_a_fast_index_does_not_depend_on_the_llm(monkeypatch):
     from lmsnb.sim import Simulator, Timing
 
     texts = [p.read_text(encoding="utf-8") for p in SLICES]
-    monkeypatch.setattr(lmsnb.client, "_connection", None)
+    monkeypatch.setattr(lmsnb.client.connection, "_connection", None)
     with Simulator(port=0, timing=Timing(), behaviour="graphrag") as sim:
         lmsnb.client.connect(sim.host)
         plain = build_index(texts, method="fast", embedding_model=False, cache_dir=None,
@@ -341,7 +341,7 @@ def test_the_index_embedder_is_the_loaded_model_as_for_lmsnb_embed(monkeypatch, 
     import lmsnb.client
     from lmsnb.sim import Simulator, Timing
 
-    monkeypatch.setattr(lmsnb.client, "_connection", None)
+    monkeypatch.setattr(lmsnb.client.connection, "_connection", None)
     with Simulator(port=0, timing=Timing()) as sim:
         lmsnb.client.connect(sim.host)
         idx = build_index(["Alice Smith met Bob Jones in Paris. 'Hi,' said Alice."],

@@ -725,13 +725,15 @@ def _combine_parallel(rels: pd.DataFrame, changed: set[str]
 
 
 def refresh(index: Any, *, llm: Any = None, embedding_model: Any = None,
-            cache_dir: Any = DEFAULT_CACHE_DIR, concurrency: int = 4, retries: int = 3,
+            cache_dir: Any = DEFAULT_CACHE_DIR, concurrency: int | str = "auto", retries: int = 3,
             retry_backoff: float = 1.0, prompts: Any = None, progress: Any = True,
             kinds: tuple[str, ...] = ("descriptions", "reports", "embeddings")) -> Refreshed:
     """Redo what ``idx.meta["stale"]`` lists (see :meth:`GraphIndex.refresh`)."""
     from .cache import DiskCache
     from .progress import Accounting, Progress
+    from .scheduler import thread_count
 
+    concurrency = thread_count(concurrency)
     stale = index.meta.get("stale") or {}
     done = Refreshed()
     if not stale:
@@ -871,6 +873,7 @@ def _llm_descriptions(index: Any, ents: pd.DataFrame, rels: pd.DataFrame, e_pos:
     redo_r = [i for i, v in rel_items.items() if not v]
     if redo_e or redo_r:
         from .build import _extract
+        from .scheduler import Scheduler
 
         units: set[str] = set()
         for i in redo_e:
@@ -878,9 +881,10 @@ def _llm_descriptions(index: Any, ents: pd.DataFrame, rels: pd.DataFrame, e_pos:
         for i in redo_r:
             units.update(_list(rels["text_unit_ids"].iloc[r_pos[i]]))
         tu = index.text_units[index.text_units["id"].isin(units)]
-        results = _extract(chat, tu, settings.get("entity_types", DEFAULT_ENTITY_TYPES),
-                           settings.get("gleaning", "auto"), prompts, concurrency, prog, acc, {},
-                           configs=configs)
+        with Scheduler([chat.model], concurrency, prog) as sched:
+            results = _extract(chat, tu, settings.get("entity_types", DEFAULT_ENTITY_TYPES),
+                               settings.get("gleaning", "auto"), prompts, sched, prog, acc, {},
+                               configs=configs)
         form = alias_map(index)
         found_e: dict[str, list[str]] = {}
         found_r: dict[tuple[str, ...], list[str]] = {}

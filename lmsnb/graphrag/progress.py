@@ -21,46 +21,74 @@ import pandas as pd
 T = TypeVar("T")
 R = TypeVar("R")
 
-STAT_COLUMNS = ["stage", "calls", "cached_calls", "prompt_tokens", "completion_tokens", "seconds"]
+STAT_COLUMNS = ["stage", "calls", "cached_calls", "retries", "prompt_tokens",
+                "completion_tokens", "seconds"]
 
 
 @dataclass
 class _Row:
     calls: int = 0
     cached_calls: int = 0
+    retries: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
     embed_texts: int = 0
+    queued_seconds: float = 0.0
 
 
 class Accounting:
     """Thread-safe per-stage totals; :meth:`table` is the ``idx.stats`` DataFrame.
 
-    ``calls`` counts every request the stage made (cached or not); ``cached_calls`` how many came
-    from the cache; tokens count only calls actually paid for in this run. ``seconds`` is the
+    ``calls`` counts every request the stage made: answered from the cache (``cached_calls``)
+    or sent to a model — each attempt, so ``calls - cached_calls`` is what the server saw;
+    ``retries`` is how many of those were repeats (a stalled call, a host that died midway).
+    Tokens and ``model_seconds`` count only calls paid for in this run. ``seconds`` is the
     stage's wall-clock time; ``model_seconds`` adds up how long each model call took, so with
     calls in parallel it is larger than ``seconds`` (their ratio is the parallelism achieved).
+    :meth:`hosts` has the same per LM Studio host.
     """
 
     def __init__(self) -> None:
         self._rows: dict[str, _Row] = {}
+        self._hosts: dict[str, _Row] = {}
         self._wall: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def _row(self, stage: str) -> _Row:
         return self._rows.setdefault(stage, _Row())
 
-    def add(self, stage: str, completion: Any) -> None:
+    def add(self, stage: str, completion: Any, failed: int = 0) -> None:
+        """One answered request; ``failed`` earlier attempts of it raised and were retried."""
         with self._lock:
             r = self._row(stage)
-            r.calls += 1
             if completion.cached:
+                r.calls += 1
                 r.cached_calls += 1
                 return
-            r.prompt_tokens += completion.prompt_tokens
-            r.completion_tokens += completion.completion_tokens
-            r.seconds += completion.seconds
+            sent = max(1, int(getattr(completion, "attempts", 1) or 1)) + failed
+            r.calls += sent
+            r.retries += sent - 1
+            host = getattr(completion, "host", "")
+            rows = [r] + ([self._hosts.setdefault(host, _Row())] if host else [])
+            for row in rows:
+                row.prompt_tokens += completion.prompt_tokens
+                row.completion_tokens += completion.completion_tokens
+                row.seconds += completion.seconds
+                row.queued_seconds += getattr(completion, "queued_seconds", 0.0)
+            if host:
+                rows[1].calls += 1
+            for lost in getattr(completion, "lost_on", ()):  # sent there; the host went down
+                h = self._hosts.setdefault(lost, _Row())
+                h.calls += 1
+                h.retries += 1
+
+    def add_failed(self, stage: str, attempts: int) -> None:
+        """A request that failed for good after ``attempts`` tries (all reached the server)."""
+        with self._lock:
+            r = self._row(stage)
+            r.calls += attempts
+            r.retries += max(0, attempts - 1)
 
     def add_embed(self, stage: str, *, n_texts: int, n_cached: int, tokens: int, seconds: float,
                   requests: int) -> None:
@@ -81,6 +109,7 @@ class Accounting:
         rows = []
         for stage, r in self._rows.items():
             rows.append({"stage": stage, "calls": r.calls, "cached_calls": r.cached_calls,
+                         "retries": r.retries,
                          "prompt_tokens": r.prompt_tokens,
                          "completion_tokens": r.completion_tokens,
                          "seconds": round(self._wall.get(stage, r.seconds), 3),
@@ -90,9 +119,24 @@ class Accounting:
             total = df.drop(columns="stage").sum(numeric_only=True)
             df = pd.concat([df, pd.DataFrame([{"stage": "total", **total.to_dict()}])],
                            ignore_index=True)
-            for c in ("calls", "cached_calls", "prompt_tokens", "completion_tokens"):
+            for c in ("calls", "cached_calls", "retries", "prompt_tokens", "completion_tokens"):
                 df[c] = df[c].astype("int64")
         return df
+
+    def host_calls(self) -> dict[str, int]:
+        """Calls each LM Studio host answered so far (for progress lines)."""
+        with self._lock:
+            return {h: r.calls - r.retries for h, r in sorted(self._hosts.items())}
+
+    def hosts(self) -> list[dict[str, Any]]:
+        """One record per LM Studio host (``idx.meta["hosts"]``): ``calls`` sent to it, ``lost``
+        of those when it went down (each ran again elsewhere), tokens and seconds it answered."""
+        with self._lock:
+            return [{"host": h, "calls": r.calls, "lost": r.retries,
+                     "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
+                     "model_seconds": round(r.seconds, 3),
+                     "queued_seconds": round(r.queued_seconds, 3)}
+                    for h, r in sorted(self._hosts.items())]
 
 
 def _in_kernel() -> bool:
@@ -113,6 +157,14 @@ class Progress:
         self.enabled = bool(mode)
         self.widgets = self.enabled and self.callback is None and mode != "text" and _in_kernel()
         self._bars: dict[str, Any] = {}
+        #: ``() -> {host: calls answered}``: with several hosts, each stage line says who did what
+        self.hosts: Callable[[], dict[str, int]] | None = None
+
+    def _by_host(self) -> str:
+        counts = self.hosts() if self.hosts is not None else {}
+        if len(counts) < 2:
+            return ""
+        return " (" + " · ".join(f"{h} {n}" for h, n in counts.items()) + ")"
 
     def stage(self, name: str, total: int) -> StageProgress:
         return StageProgress(self, name, total)
@@ -129,11 +181,12 @@ class Progress:
                 return
             except Exception:
                 self.widgets = False
+        hosts = self._by_host()
         if final:
-            print(f"[lmsnb.graphrag] {name}: {done}/{total} done in {seconds:.1f} s",
+            print(f"[lmsnb.graphrag] {name}: {done}/{total} done in {seconds:.1f} s{hosts}",
                   file=sys.stderr, flush=True)
         else:
-            print(f"[lmsnb.graphrag] {name}: {done}/{total}", file=sys.stderr, flush=True)
+            print(f"[lmsnb.graphrag] {name}: {done}/{total}{hosts}", file=sys.stderr, flush=True)
 
     def _widget(self, name: str, done: int, total: int, final: bool, seconds: float) -> None:
         from ..widgets.progress import ProgressBar
@@ -143,8 +196,19 @@ class Progress:
             bar = self._bars[name] = ProgressBar(name)
         bar(done, total)
         if final:
-            bar.finish(f"{name} {done}/{total} — {seconds:.1f} s")
+            bar.finish(f"{name} {done}/{total} — {seconds:.1f} s{self._by_host()}")
             del self._bars[name]
+
+    def _fail(self, name: str) -> None:
+        """A stage that raised: its bar turns red where it stopped instead of staying live."""
+        bar = self._bars.pop(name, None)
+        if bar is not None:
+            bar.finish(ok=False)
+
+    def fail_open(self) -> None:
+        """The build stopped: every stage still running is marked failed where it stopped."""
+        for name in list(self._bars):
+            self._fail(name)
 
 
 class StageProgress:
@@ -175,6 +239,10 @@ class StageProgress:
         self.parent._emit(self.name, self.done, self.total, True, seconds)
         return seconds
 
+    def fail(self) -> None:
+        """The stage raised (the error itself is the message): its bar stops, marked failed."""
+        self.parent._fail(self.name)
+
 
 def run_parallel(fn: Callable[[T], R], items: Iterable[T], concurrency: int,
                  progress: StageProgress | None = None) -> list[R]:
@@ -183,7 +251,16 @@ def run_parallel(fn: Callable[[T], R], items: Iterable[T], concurrency: int,
     On the first failure the queued work is cancelled, running calls finish (their results are
     already cached), and the exception is re-raised: a re-run resumes from the cache.
     """
-    items = list(items)
+    try:
+        return _run_parallel(fn, list(items), concurrency, progress)
+    except BaseException:
+        if progress:
+            progress.fail()
+        raise
+
+
+def _run_parallel(fn: Callable[[T], R], items: list[T], concurrency: int,
+                  progress: StageProgress | None) -> list[R]:
     if concurrency <= 1 or len(items) <= 1:
         out = []
         for x in items:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import uuid
 from typing import Any
 
@@ -19,6 +20,8 @@ import pandas as pd
 from .extract import _loads_lenient, fill, strip_wrappers
 from .progress import StageProgress, run_parallel
 from .tokens import estimate_tokens
+
+_REPAIRS_LOCK = threading.Lock()
 
 REPORT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -115,13 +118,7 @@ def graph_context(com: pd.Series, ents: pd.DataFrame, rels: pd.DataFrame, max_to
     If the community's own records overflow and its children have reports, the children's report
     summaries come first (GraphRAG's substitution), then as many records as still fit.
     """
-    e = ents[ents["id"].isin(set(com["entity_ids"]))].sort_values("degree", ascending=False)
-    r = rels[rels["id"].isin(set(com["relationship_ids"]))].sort_values("combined_degree",
-                                                                         ascending=False)
-    lines_e = [f"{h},{t},{(d or '').replace(chr(10), ' ')}" for h, t, d in
-               zip(e["human_readable_id"], e["title"], e["description"], strict=True)]
-    lines_r = [f"{h},{s},{t},{(d or '').replace(chr(10), ' ')}" for h, s, t, d in
-               zip(r["human_readable_id"], r["source"], r["target"], r["description"], strict=True)]
+    lines_e, lines_r = _record_lines(com, ents, rels)
     full = sum(estimate_tokens(x) for x in lines_e + lines_r)
     head: list[str] = []
     if full > max_tokens and sub_reports:
@@ -133,6 +130,19 @@ def graph_context(com: pd.Series, ents: pd.DataFrame, rels: pd.DataFrame, max_to
     out_r, _ = _fit(lines_r, budget - used)
     return "\n".join(head + ["-----Entities-----", "id,entity,description"] + out_e
                      + ["-----Relationships-----", "id,source,target,description"] + out_r)
+
+
+def _record_lines(com: pd.Series, ents: pd.DataFrame, rels: pd.DataFrame
+                  ) -> tuple[list[str], list[str]]:
+    """The community's entity and relationship rows as CSV-like lines, by degree."""
+    e = ents[ents["id"].isin(set(com["entity_ids"]))].sort_values("degree", ascending=False)
+    r = rels[rels["id"].isin(set(com["relationship_ids"]))].sort_values("combined_degree",
+                                                                         ascending=False)
+    lines_e = [f"{h},{t},{(d or '').replace(chr(10), ' ')}" for h, t, d in
+               zip(e["human_readable_id"], e["title"], e["description"], strict=True)]
+    lines_r = [f"{h},{s},{t},{(d or '').replace(chr(10), ' ')}" for h, s, t, d in
+               zip(r["human_readable_id"], r["source"], r["target"], r["description"], strict=True)]
+    return lines_e, lines_r
 
 
 def _fit(lines: list[str], budget: int) -> tuple[list[str], int]:
@@ -218,10 +228,7 @@ def create_reports(communities: pd.DataFrame, entities: pd.DataFrame,
     ``repairs`` counts fixed fields (``ratings_clamped``, ``titles_replaced``,
     ``summaries_replaced``, ``from_reasoning``); ``config`` is the stage's model settings.
     """
-    import threading
-
     repairs = repairs if repairs is not None else {}
-    lock = threading.Lock()
     done: dict[int, dict[str, Any]] = {}
     by_level = sorted(communities["level"].unique(), reverse=True) if len(communities) else []
     for level in by_level:
@@ -229,37 +236,69 @@ def create_reports(communities: pd.DataFrame, entities: pd.DataFrame,
 
         def one(row: pd.Series) -> tuple[int, dict[str, Any]]:
             subs = [{"community": c, **done[c]} for c in row["children"] if c in done]
-            if chat is None:
-                return int(row["community"]), extractive_report(row, entities, relationships)
-            ctx = (text_context(row, text_units, entities, max_input_tokens) if mode == "text"
-                   else graph_context(row, entities, relationships, max_input_tokens, subs))
-            prompt = fill(template, input_text=ctx, max_length=max_length)
-            c = chat.complete("community_reports", [{"role": "user", "content": prompt}],
-                              json_schema=REPORT_SCHEMA, config=config)
-            fixed: dict[str, int] = {}
-            rep = parse_report(c.text, fixed)
-            reasoning = getattr(c, "reasoning", "")
-            if rep is None and reasoning:  # an unclosed <think> swallowed the JSON
-                fixed = {}
-                rep = parse_report(reasoning, fixed)
-                fixed["from_reasoning"] = int(rep is not None)
-            if rep is None:
-                if failures is not None:
-                    failures.append(f"community {row['community']}: {c.text[:200]!r}")
-                return int(row["community"]), extractive_report(row, entities, relationships)
-            if not rep["title"] or not rep["summary"].strip():
-                fallback = extractive_report(row, entities, relationships)
-                if not rep["summary"].strip():
-                    rep["summary"] = fallback["summary"]
-                    fixed["summaries_replaced"] = 1
-                rep["title"] = rep["title"] or fallback["title"]
-            with lock:
-                for k, v in fixed.items():
-                    repairs[k] = repairs.get(k, 0) + v
-            return int(row["community"]), rep
+            return int(row["community"]), write_report(
+                row, entities, relationships, text_units, chat, template, mode=mode,
+                max_input_tokens=max_input_tokens, max_length=max_length, sub_reports=subs,
+                failures=failures, repairs=repairs, config=config)
 
         for cid, rep in run_parallel(one, [r for _, r in rows.iterrows()], concurrency, progress):
             done[cid] = rep
+    return report_table(communities, done)
+
+
+def needs_sub_reports(com: pd.Series, ents: pd.DataFrame, rels: pd.DataFrame,
+                      max_tokens: int) -> bool:
+    """Whether ``com``'s own records overflow ``max_tokens`` and its children's reports would
+    stand in for them (so its report must wait for theirs)."""
+    if not len(com["children"]):
+        return False
+    lines_e, lines_r = _record_lines(com, ents, rels)
+    return sum(estimate_tokens(x) for x in lines_e + lines_r) > max_tokens
+
+
+def write_report(row: pd.Series, entities: pd.DataFrame, relationships: pd.DataFrame,
+                 text_units: pd.DataFrame, chat: Any | None, template: str, *,
+                 mode: str = "graph", max_input_tokens: int = 8000, max_length: int = 2000,
+                 sub_reports: list[dict[str, Any]] | None = None,
+                 failures: list[str] | None = None, repairs: dict[str, int] | None = None,
+                 config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One community's report dict (extractive without an LLM, or when the reply is unusable).
+
+    Fixed fields are added to ``repairs``; ``config`` is the stage's model settings.
+    """
+    if chat is None:
+        return extractive_report(row, entities, relationships)
+    ctx = (text_context(row, text_units, entities, max_input_tokens) if mode == "text"
+           else graph_context(row, entities, relationships, max_input_tokens, sub_reports or []))
+    prompt = fill(template, input_text=ctx, max_length=max_length)
+    c = chat.complete("community_reports", [{"role": "user", "content": prompt}],
+                      json_schema=REPORT_SCHEMA, config=config)
+    fixed: dict[str, int] = {}
+    rep = parse_report(c.text, fixed)
+    reasoning = getattr(c, "reasoning", "")
+    if rep is None and reasoning:  # an unclosed <think> swallowed the JSON
+        fixed = {}
+        rep = parse_report(reasoning, fixed)
+        fixed["from_reasoning"] = int(rep is not None)
+    if rep is None:
+        if failures is not None:
+            failures.append(f"community {row['community']}: {c.text[:200]!r}")
+        return extractive_report(row, entities, relationships)
+    if not rep["title"] or not rep["summary"].strip():
+        fallback = extractive_report(row, entities, relationships)
+        if not rep["summary"].strip():
+            rep["summary"] = fallback["summary"]
+            fixed["summaries_replaced"] = 1
+        rep["title"] = rep["title"] or fallback["title"]
+    if repairs is not None:
+        with _REPAIRS_LOCK:  # reports are written on several threads
+            for k, v in fixed.items():
+                repairs[k] = repairs.get(k, 0) + v
+    return rep
+
+
+def report_table(communities: pd.DataFrame, done: dict[int, dict[str, Any]]) -> pd.DataFrame:
+    """The ``community_reports`` DataFrame from ``community -> report dict``."""
     out = []
     for _, row in communities.iterrows():
         rep = done[int(row["community"])]

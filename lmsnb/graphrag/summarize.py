@@ -37,6 +37,21 @@ def summarize(items: list[Item], chat: Any | None, template: str, *, max_length:
     ``max_input_tokens`` bounds the descriptions sent in one call (the context budget); one
     description longer than that is cut. ``config``: the stage's model settings.
     """
+    out, todo = plan(items, chat, threshold_tokens)
+
+    def one(it: Item) -> tuple[Any, str]:
+        return it.key, summarize_item(it, chat, template, max_length=max_length,
+                                      max_input_tokens=max_input_tokens, stage=stage,
+                                      config=config)
+
+    for key, text in run_parallel(one, todo, concurrency, progress):
+        out[key] = text
+    return out
+
+
+def plan(items: list[Item], chat: Any | None, threshold_tokens: int = 200
+         ) -> tuple[dict[Any, str], list[Item]]:
+    """Descriptions that need no LLM (``key -> text``), and the items that do."""
     out: dict[Any, str] = {}
     todo: list[Item] = []
     for it in items:
@@ -47,26 +62,27 @@ def summarize(items: list[Item], chat: Any | None, template: str, *, max_length:
             out[it.key] = " ".join(d if d.endswith((".", "!", "?")) else d + "." for d in descs)
         else:
             todo.append(Item(it.key, it.name, descs))
+    return out, todo
 
-    def one(it: Item) -> tuple[Any, str]:
-        summary = ""
-        batch: list[str] = []
-        used = 0
-        for d in it.descriptions:  # rolling summaries when the list overflows the input budget
-            d = cut_to_tokens(d, max_input_tokens // 2)
-            n = estimate_tokens(d)
-            if batch and used + n > max_input_tokens:
-                summary = cut_to_tokens(_call(chat, template, it.name, batch, max_length, stage, config),
-                               max_input_tokens // 2)
-                batch, used = [summary], estimate_tokens(summary)
-            batch.append(d)
-            used += n
-        summary = _call(chat, template, it.name, batch, max_length, stage, config)
-        return it.key, summary or " ".join(it.descriptions)
 
-    for key, text in run_parallel(one, todo, concurrency, progress):
-        out[key] = text
-    return out
+def summarize_item(it: Item, chat: Any, template: str, *, max_length: int = 500,
+                   max_input_tokens: int = 4000, stage: str = "summarize",
+                   config: dict[str, Any] | None = None) -> str:
+    """One item's summary (rolling summaries when its list overflows the input budget)."""
+    summary = ""
+    batch: list[str] = []
+    used = 0
+    for d in it.descriptions:
+        d = cut_to_tokens(d, max_input_tokens // 2)
+        n = estimate_tokens(d)
+        if batch and used + n > max_input_tokens:
+            summary = cut_to_tokens(_call(chat, template, it.name, batch, max_length, stage,
+                                          config), max_input_tokens // 2)
+            batch, used = [summary], estimate_tokens(summary)
+        batch.append(d)
+        used += n
+    summary = _call(chat, template, it.name, batch, max_length, stage, config)
+    return summary or " ".join(it.descriptions)
 
 
 def _call(chat: Any, template: str, name: str, descs: list[str], max_length: int, stage: str,

@@ -26,8 +26,11 @@ EMBED_KEY = "text-embedding-multilingual-e5-small"
 CONTEXT = 8192
 #: one thread generates fastest on a shared 2-core machine (measured: 2 threads were slower)
 THREADS = 1
-#: prompt tokens evaluated between two progress reports
-PROMPT_BATCH = 256
+#: prompt tokens evaluated between two progress reports: LM Studio reports every batch, well
+#: under a second apart on a GPU; 64 keeps it under ~2 s on a busy 2-core machine (256 took up
+#: to 7 s there: silent longer than the tier's 5 s silence limit, so lmsnb cancelled and
+#: retried calls that were only slow)
+PROMPT_BATCH = 64
 
 
 def gguf_path() -> Path | None:
