@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import ConfigError, GraphIndexError, PredictionError
+from . import sanity
 from .cache import DEFAULT_CACHE_DIR, CachedChat, DiskCache
 from .chunking import check_chunking, chunk_documents
 from .communities import MAX_CLUSTER_SIZE, SEED, create_communities
@@ -247,6 +248,7 @@ def update_index(index: GraphIndex, new_docs: Any, **kw: Any) -> GraphIndex:
         if kw.get("progress", True) and not callable(kw.get("progress")):
             print("[lmsnb.graphrag] nothing to update: every document is already in the index")
         return replace(index, meta=dict(index.meta), embeddings=dict(index.embeddings))
+    index = sanity.typed(index)  # a user's edits (floats, text, arrays in columns) undone
     settings = dict(index.meta.get("settings", {}))
     method = kw.pop("method", index.meta.get("method", "standard"))
     kw.setdefault("llm", index.meta.get("llm"))

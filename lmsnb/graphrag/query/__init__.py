@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from ...errors import ConfigError, GraphIndexError
+from .. import sanity
 from ..tokens import estimate_tokens
 from . import basic, drift, global_search, local
 from .base import QueryRun
@@ -154,6 +155,7 @@ def run_query(index: Any, question: str, method: str = "local", *, chat: Any = N
         raise ConfigError("The question is empty", hint="write the question to ask")
     cfg = make_config(config, **params)
     _check_index(index, method, cfg)
+    sanity.explain_once(index, "queries")  # one line, the first time, if rows are skipped
     runner, sets = _METHODS[method]
     chat, emb = resolve_models(index, chat=chat, model=model, embedder=embedder,
                                embedding_model=embedding_model, need_embedder=bool(sets))
