@@ -158,6 +158,11 @@ def cluster_weights(values: Iterable[Any]) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------- titles
+def shadowed(ids: Iterable[Any]) -> np.ndarray:
+    """True for rows whose id a later row repeats: of rows sharing an id, the last is used."""
+    return text(ids).duplicated(keep="last").to_numpy()
+
+
 class Titles:
     """Entity titles -> row positions: the exact title first, then :func:`title_key`.
 
@@ -172,6 +177,13 @@ class Titles:
                 continue
             self.exact.setdefault(str(t), pos)
             self.folded.setdefault(title_key(t), pos)
+
+    @classmethod
+    def of(cls, entities: pd.DataFrame | None) -> Titles:
+        """The titles of an entities table's rows in use (of rows sharing an id, the last)."""
+        if entities is None or "title" not in entities.columns:
+            return cls([])
+        return cls(entities["title"].where(~shadowed(_col(entities, "id"))))
 
     def find(self, name: Any) -> int:
         """Row position of the entity ``name`` names, or -1."""
@@ -359,18 +371,20 @@ def findings(index: Any) -> Findings:
     reps = _table(index, "community_reports")
     unit_ids = set(text(_col(units, "id"))) if units is not None else set()
 
-    titles = Titles(_col(ents, "title") if ents is not None else [])
+    titles = Titles.of(ents)
     if ents is not None and len(ents):
         t = _col(ents, "title")
-        no_title = blank(t)
+        hidden = shadowed(_col(ents, "id"))
+        no_title = blank(t) & ~hidden
         c.add("entities", "no_title", no_title, "entity has no title",
               "entities have no title",
               "the graph view labels them by id; queries cannot find them by name")
-        keys = pd.Series([title_key(x) for x in t], index=ents.index)
-        dup = keys.duplicated() & ~no_title
+        keys = pd.Series([title_key(x) for x in t], index=ents.index)[~hidden & ~no_title]
+        dup = keys.duplicated()
         c.add("entities", "duplicate_title", dup.to_numpy(),
               "entity shares its title with another", "entities share a title with another",
-              "relationships attach to the first", t[dup.to_numpy()].drop_duplicates())
+              "the graph view attaches relationships to the first",
+              t[dup[dup].index].drop_duplicates())
         _duplicate_ids(c, "entities", ents, "entity id appears twice",
                        "entity ids appear more than once", "the last row of each is used")
         c.add("entities", "no_description", blank(_col(ents, "description")),
@@ -398,7 +412,8 @@ def findings(index: Any) -> Findings:
             linked[[p for p in used if p >= 0]] = True
         else:
             linked = np.zeros(len(ents), bool)
-        first = ~dup.to_numpy() & ~no_title
+        first = ~hidden & ~no_title
+        first[~hidden & ~no_title] = ~dup.to_numpy()
         c.add("entities", "isolated", ~linked & first, "entity has no relationships",
               "entities have no relationships", "shown on their own",
               t[~linked & first])
@@ -505,7 +520,7 @@ def findings(index: Any) -> Findings:
 def _duplicate_ids(c: _Collector, table: str, df: pd.DataFrame, one: str, many: str,
                    effect: str) -> None:
     ids = text(_col(df, "id"))
-    dup = ids.duplicated(keep="last").to_numpy()
+    dup = shadowed(ids)
     c.add(table, "duplicate_id", dup, one, many, effect, ids[dup].drop_duplicates())
 
 

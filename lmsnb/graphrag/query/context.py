@@ -311,8 +311,9 @@ def normalise(text: str) -> str:
 
 def _title_index(entities: pd.DataFrame) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
+    hidden = sanity.shadowed(entities["id"])  # a row whose id a later row repeats is not used
     for pos, title in enumerate(entities["title"]):
-        if sanity.is_missing(title):
+        if sanity.is_missing(title) or hidden[pos]:
             continue
         key = normalise(title)
         if len(key) >= 3:
