@@ -394,6 +394,7 @@ class Connection:
         self.label = f"LM Studio at {self.host}"
         self._client: lmstudio.Client | None = None
         self._handles: dict[tuple[str, str], Any] = {}
+        self._dims: dict[str, int] = {}  # embedding model -> vector size, once seen
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -786,9 +787,10 @@ class Connection:
         """
         texts = [str(t) for t in texts]
         unique = list(dict.fromkeys(texts))
-        if not unique:
-            return np.zeros((0, 0), dtype=np.float32)
         name = model or self.default_model("embedding")
+        if not unique:  # (0, dim), so it stacks with other results; one probe if dim is unknown
+            dim = self._dims.get(name) or self.embed(name, ["dimension probe"]).shape[1]
+            return np.zeros((0, dim), dtype=np.float32)
         if len(unique) <= 4:
             handle = self._call(lambda c: self._handle("embedding", name, c), model=name)
             vectors = self._call(lambda c: [handle.embed(t) for t in unique], model=name)
@@ -802,6 +804,7 @@ class Connection:
                                   hint="is it an embedding model? see %lms_models")
         index = {t: i for i, t in enumerate(unique)}
         matrix = np.asarray(vectors, dtype=np.float32)
+        self._dims[name] = int(matrix.shape[1])
         return matrix[[index[t] for t in texts]]
 
     def _embed_concurrently(self, model: str, texts: list[str],

@@ -39,16 +39,17 @@ def embed(texts: str | Iterable[str], model: str | None = None, *,
         raise ConfigError(f"embed() takes strings, got {type(first).__name__}{where}",
                           hint="convert or drop them first, e.g. "
                                "df['text'].dropna().astype(str)")
-    if not items:
-        return np.zeros((0, 0), dtype=np.float32)
     conn = get_connection()
     name = model or conn.default_model("embedding")
+    if not items:
+        return conn.embed(name, [])  # (0, dim)
     show = progress if progress is not None else len(items) >= PROGRESS_FROM
     from .widgets.progress import LazyProgress
 
     with LazyProgress(f"embedding {len(items)} texts", enabled=show) as bar:
         vectors = conn.embed(name, items, on_progress=bar)
-    bar.finish(f"{vectors.shape[0]} × {vectors.shape[1]}")
+    bar.finish(f"embedded {len(items):,} texts with {name} ({vectors.shape[0]:,} × "
+               f"{vectors.shape[1]}) — {bar.seconds:.1f} s")
     if normalize:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         vectors = vectors / np.where(norms == 0, 1, norms)

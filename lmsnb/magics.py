@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import functools
+import inspect
 import json
 import keyword
 import os
@@ -35,7 +36,24 @@ from . import config as cfg
 from .errors import ConfigError, LmsnbError
 from .widgets import stream as stream_view
 
-__all__ = ["LmsMagics", "register", "interpolate", "report_error"]
+__all__ = ["LmsMagics", "register", "interpolate", "report_error", "plain_help"]
+
+
+def plain_help(prefix: str = "%") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Make ``%magic?`` read as plain text: IPython's magic_arguments starts the help with a
+    reStructuredText ``::`` and an indented usage line; keep the usage, spelled with ``prefix``
+    (``%%`` for cell magics). Docstrings of magics are written for that help: no markup."""
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        doc = fn.__doc__ or ""
+        if doc.startswith("::\n\n  %"):
+            usage, _, rest = doc[len("::\n\n  %"):].partition("\n\n")
+            usage = "\n".join(line[2:] if line.startswith("  ") else line
+                              for line in usage.splitlines())
+            fn.__doc__ = f"{prefix}{usage}\n\n{rest}"
+        return fn
+
+    return deco
 
 
 def report_error(message: str) -> None:
@@ -214,7 +232,7 @@ def parse_flags(magic: Any, line: str) -> argparse.Namespace:
     parser = magic.parser
     words = split_words(line)
     if any(w in ("-h", "--help") for w in words) and "-h" not in parser._option_string_actions:
-        print(parser.format_help().rstrip())
+        print(inspect.getdoc(magic))
         raise _HelpShown("help shown")
     seen: dict[str, str] = {}
     for word in words:
@@ -251,6 +269,7 @@ class LmsMagics(Magics):
 
     # -- %%lms_chat ------------------------------------------------------------------------
 
+    @plain_help("%%")
     @magic_arguments()
     @argument("-m", "--model", help="model key or identifier (default: the first loaded LLM)")
     @argument("-s", "--system", help="system prompt (sets it on the session)")
@@ -270,11 +289,11 @@ class LmsMagics(Magics):
                    "also the default when $LMSNB_WAIT=1, e.g. for nbconvert/nbclient runs")
     @cell_magic
     def lms_chat(self, line: str, cell: str) -> None:
-        """Chat with a local model; the cell body is the prompt and the answer streams below.
+        """Chat with a local model: the cell body is the prompt, the answer streams below.
 
-        Notebook variables are interpolated with ``{name}``; ``{{`` writes a literal brace.
-        The answer streams in the background so the Stop button works; the next cell waits for
-        it. Examples::
+        Notebook variables are filled in with {name}; write {{ and }} for literal braces.
+        The answer streams in the background so the Stop button works; the next cell waits
+        for it. Example:
 
             %%lms_chat -t 0.2 --session poems -o haiku
             Write a haiku about {topic}.
@@ -345,9 +364,18 @@ class LmsMagics(Magics):
 
     @line_magic
     def lms_models(self, line: str = "") -> Any:
-        """Models: ``%lms_models`` (table), ``loaded``, ``downloaded``, ``manager``,
-        ``load KEY [--identifier ID] [--new] [--ttl S] [--context N] [--gpu X]``,
-        ``unload ID|--all``, ``ttl KEY SECONDS``, ``info [ID]``."""
+        """List, load and unload models, set their TTL, or open the model manager.
+
+          %lms_models              every downloaded model, loaded ones first
+          %lms_models loaded       the loaded instances (context, TTL, size)
+          %lms_models downloaded   every downloaded model with all its details
+          %lms_models manager      the model manager widget (load with a progress bar)
+          %lms_models load KEY [--identifier ID] [--new] [--ttl 10m] [--context 8192]
+                               [--gpu 0.5|max|off]
+          %lms_models unload ID    (or: unload --all)
+          %lms_models ttl KEY 10m  unload KEY after 10 idle minutes
+          %lms_models info [ID]    one loaded instance (default: the default LLM)
+        """
         return self._models(line)
 
     @guard("%lms_models? for the sub-commands")
@@ -413,7 +441,7 @@ class LmsMagics(Magics):
 
     @line_magic
     def lms_host(self, line: str = "") -> None:
-        """``%lms_host`` shows the server; ``%lms_host HOST[:PORT]`` connects to another one."""
+        """Show the LM Studio server (%lms_host), or connect to another (%lms_host HOST:PORT)."""
         self._host(line)
 
     @guard("%lms_host?")
@@ -429,10 +457,10 @@ class LmsMagics(Magics):
 
     @line_magic
     def lms_config(self, line: str = "") -> None:
-        """Defaults for ``%%lms_chat``: ``%lms_config temperature=0.2 model=qwen format=text``.
+        """Defaults for %%lms_chat, e.g. %lms_config temperature=0.2 model=qwen format=text
 
         Keys: model, system, session, format, wait, timeout (seconds) and any prediction
-        setting (temperature, maxTokens, topP, …). ``%lms_config --reset`` clears them.
+        setting (temperature, maxTokens, topP, …). %lms_config --reset clears them.
         """
         self._config(line)
 
@@ -484,8 +512,8 @@ class LmsMagics(Magics):
 
     @line_magic
     def lms_stats(self, line: str = "") -> Any:
-        """Every prediction of this kernel: ``%lms_stats`` (summary + rows), ``--plot``,
-        ``--reset``."""
+        """Every prediction of this kernel: %lms_stats (summary and rows), %lms_stats --plot
+        (tokens/s over time), %lms_stats --reset (forget them)."""
         return self._stats(line)
 
     @guard("%lms_stats?")
@@ -505,6 +533,7 @@ class LmsMagics(Magics):
             return mon.plot()
         return mon
 
+    @plain_help()
     @magic_arguments()
     @argument("-S", "--session", default=None, help="session name (default: 'default')")
     @argument("--save", help="write the session to this JSON file")
@@ -553,6 +582,7 @@ class LmsMagics(Magics):
             return None
         return session.messages()
 
+    @plain_help()
     @magic_arguments()
     @argument("source", help="notebook variable holding a string, a list of strings or a Series")
     @argument("-m", "--model", help="embedding model (default: the first loaded one)")
@@ -560,7 +590,7 @@ class LmsMagics(Magics):
     @argument("--df", action="store_true", help="store a DataFrame (text, embedding)")
     @line_magic
     def lms_embed(self, line: str = "") -> None:
-        """Embed the texts in a notebook variable: ``%lms_embed texts -o vectors``."""
+        """Embed the texts in a notebook variable, e.g. %lms_embed texts -o vectors"""
         self._embed(line)
 
     @guard("%lms_embed?")
@@ -579,7 +609,7 @@ class LmsMagics(Magics):
 
     @line_cell_magic
     def lms_chat_panel(self, line: str = "", cell: str | None = None) -> Any:
-        """A chat panel widget: ``%lms_chat_panel [SESSION]``."""
+        """A chat panel widget (model picker, history, Send, Stop): %lms_chat_panel [SESSION]"""
         return self._panel(line)
 
     @guard("%lms_chat_panel?")

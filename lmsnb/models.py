@@ -1,8 +1,12 @@
 """Models without magics: what is downloaded and loaded, load/unload, TTL, context, tokens.
 
-Tables are DataFrames so they sort, filter and display like any other data in the notebook.
-``load`` shows a progress bar fed by the SDK's load-progress callback (``progress=False`` to
-pass your own ``on_progress``).
+Tables are DataFrames so they sort, filter and display like any other data in the notebook:
+``downloaded()`` and ``loaded()`` hold numbers, ``table()`` is the compact, human-readable view
+``%lms_models`` shows. ``load`` shows a progress bar fed by the SDK's load-progress callback
+(``progress=False`` to pass your own ``on_progress``).
+
+LM Studio does not report an instance's idle TTL, so the ``ttl`` column is the TTL set through
+lmsnb in this kernel (``load(ttl=…)``, ``set_ttl``, the model manager); ``None`` means none was.
 """
 
 from __future__ import annotations
@@ -12,32 +16,62 @@ from typing import Any
 
 import pandas as pd
 
+from . import human
 from .client import get_connection
 
 __all__ = ["downloaded", "loaded", "table", "load", "unload", "unload_all", "set_ttl",
            "context_length", "count_tokens", "tokenize", "info", "load_config"]
 
 DOWNLOADED_COLUMNS = ["key", "type", "display_name", "params", "architecture", "size_gb",
-                      "max_context_length", "format", "vision", "tool_use", "loaded"]
+                      "max_context_length", "format", "vision", "tool_use", "loaded", "instances"]
 LOADED_COLUMNS = ["identifier", "key", "type", "context_length", "max_context_length",
-                  "size_gb", "vision", "tool_use"]
+                  "size_gb", "ttl", "vision", "tool_use"]
+TABLE_COLUMNS = ["type", "params", "size", "max_context", "loaded", "context", "ttl",
+                 "instances"]
+
+_ttls: dict[tuple[str, str], float | None] = {}  # (host, identifier) -> TTL set through lmsnb
+
+
+def _remember_ttl(identifier: Any, ttl: Any) -> None:
+    """Record a TTL sent with a load (no TTL sent: LM Studio keeps what the instance had)."""
+    from .config import parse_ttl
+
+    if identifier and ttl is not None:
+        _ttls[(get_connection().host, str(identifier))] = parse_ttl(ttl)
+
+
+def _with_ttl(rows: list[dict[str, Any]], *, complete: bool = False) -> list[dict[str, Any]]:
+    """Add the ``ttl`` column. ``complete``: ``rows`` is every loaded instance, so TTLs of
+    instances that are gone are forgotten (a later load under that name starts afresh)."""
+    host = get_connection().host
+    if complete:
+        live = {str(r.get("identifier")) for r in rows}
+        for key in [k for k in _ttls if k[0] == host and k[1] not in live]:
+            del _ttls[key]
+    for row in rows:
+        row["ttl"] = _ttls.get((host, str(row.get("identifier"))))
+    return rows
 
 
 def _size_gb(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         size = row.get("size_bytes")
-        row["size_gb"] = round(size / 1e9, 2) if isinstance(size, int | float) else None
+        row["size_gb"] = round(size / 1e9, 3) if isinstance(size, int | float) else None
 
 
 def loaded(kind: str | None = None) -> pd.DataFrame:
     """Loaded model instances (``kind``: "llm", "embedding" or None for both)."""
-    rows = get_connection().list_loaded(kind) if kind else get_connection().list_loaded()
+    conn = get_connection()
+    rows = _with_ttl(conn.list_loaded(kind), complete=False) if kind else \
+        _with_ttl(conn.list_loaded(), complete=True)
     _size_gb(rows)
-    return pd.DataFrame(rows, columns=LOADED_COLUMNS)
+    df = pd.DataFrame(rows, columns=LOADED_COLUMNS)
+    df["ttl"] = df["ttl"].astype("Int64")  # seconds, or <NA> where none was set
+    return df
 
 
 def downloaded(kind: str | None = None) -> pd.DataFrame:
-    """Downloaded models, with a ``loaded`` column (number of loaded instances)."""
+    """Downloaded models, with ``loaded`` (True/False) and ``instances`` (how many are loaded)."""
     conn = get_connection()
     rows = conn.list_downloaded()
     if kind:
@@ -47,20 +81,36 @@ def downloaded(kind: str | None = None) -> pd.DataFrame:
         counts[inst["key"]] = counts.get(inst["key"], 0) + 1
     _size_gb(rows)
     for row in rows:
-        row["loaded"] = counts.get(row["key"], 0)
+        row["instances"] = counts.get(row["key"], 0)
+        row["loaded"] = row["instances"] > 0
     return pd.DataFrame(rows, columns=DOWNLOADED_COLUMNS)
 
 
 def table() -> pd.DataFrame:
-    """One table for ``%lms_models``: every downloaded model, loaded ones first, with contexts."""
+    """The ``%lms_models`` view: one row per downloaded model (loaded first, LLMs before
+    embedding models), indexed by key,
+    in words people read — sizes like ``4.7 GB``, ``✓`` for loaded, the loaded context and TTL,
+    and ``instances`` only where an instance is not simply named after its model."""
     conn = get_connection()
-    ctx: dict[str, list[str]] = {}
-    for inst in conn.list_loaded():
-        ctx.setdefault(inst["key"], []).append(f"{inst['identifier']} ({inst.get('context_length')})")
-    df = downloaded()
-    df.insert(1, "loaded_as", [", ".join(ctx.get(k, [])) for k in df["key"]])
-    df = df.sort_values(["loaded", "type", "key"], ascending=[False, True, True], ignore_index=True)
-    return df
+    insts: dict[str, list[dict[str, Any]]] = {}
+    for inst in _with_ttl(conn.list_loaded(), complete=True):
+        insts.setdefault(inst["key"], []).append(inst)
+    rows = []
+    for row in conn.list_downloaded():
+        key, mine = row["key"], insts.get(row["key"], [])
+        idents = [str(i["identifier"]) for i in mine]
+        rows.append({
+            "model": key, "type": row.get("type"), "params": row.get("params") or "",
+            "size": human.size(row.get("size_bytes")),
+            "max_context": human.number(row.get("max_context_length")),
+            "loaded": ("✓" if len(mine) == 1 else f"✓ ×{len(mine)}") if mine else "",
+            "context": ", ".join(human.number(i.get("context_length")) for i in mine),
+            "ttl": ", ".join(human.duration(i["ttl"]) or "–" for i in mine)
+                   if any(i["ttl"] for i in mine) else "",
+            "instances": "" if idents in ([], [key]) else ", ".join(idents),
+        })
+    rows.sort(key=lambda r: (not r["loaded"], r["type"] != "llm", r["model"]))
+    return pd.DataFrame(rows, columns=["model", *TABLE_COLUMNS]).set_index("model")
 
 
 def load(key: str, *, identifier: str | None = None, new_instance: bool = False,
@@ -85,13 +135,29 @@ def load(key: str, *, identifier: str | None = None, new_instance: bool = False,
         info = get_connection().load(key, identifier=identifier, new_instance=new_instance,
                                      ttl=ttl, config=conf or None,
                                      on_progress=on_progress or bar)
-    bar.finish(f"loaded as {info.get('identifier')} (context {info.get('context_length')})")
+    _remember_ttl(info.get("identifier"), ttl)
+    info["ttl"] = _ttls.get((get_connection().host, str(info.get("identifier"))))
+    if bar.bar is not None:
+        bar.finish(loaded_line(key, info))
+    elif bar.enabled:  # no load happened: say so rather than nothing
+        print(loaded_line(key, info, verb="already loaded:"))
     return info
+
+
+def loaded_line(key: str, info: Mapping[str, Any], *, verb: str = "loaded") -> str:
+    """``loaded qwen2.5-7b-instruct (context 8,192, TTL 10 min)`` — what a finished load says."""
+    ident = info.get("identifier")
+    name = key if ident in (None, key) else f"{key} as {ident}"
+    ttl = human.duration(info.get("ttl"))
+    return (f"{verb} {name} (context {human.number(info.get('context_length')) or '?'}"
+            f"{f', TTL {ttl}' if ttl else ''})")
 
 
 def unload(identifier: str) -> None:
     """Unload one instance (identifier or model key)."""
-    get_connection().unload(identifier)
+    conn = get_connection()
+    conn.unload(identifier)
+    _with_ttl(conn.list_loaded(), complete=True)  # forget the TTL of what is gone
 
 
 def unload_all(kind: str | None = None) -> list[str]:
@@ -100,6 +166,7 @@ def unload_all(kind: str | None = None) -> list[str]:
     ids = [r["identifier"] for r in (conn.list_loaded(kind) if kind else conn.list_loaded())]
     for ident in ids:
         conn.unload(ident)
+        _ttls.pop((conn.host, str(ident)), None)
     return ids
 
 
@@ -116,13 +183,15 @@ def set_ttl(key: str, ttl: int | str | None) -> dict[str, Any]:
     if not any(key in (r["identifier"], r["key"]) for r in conn.list_loaded()):
         raise ModelNotFound(f"{key!r} is not loaded, so it has no TTL to set",
                             hint=f"load it with one: %lms_models load {key} --ttl {ttl}")
-    return conn.load(key, ttl=ttl)
+    inst = conn.load(key, ttl=ttl)
+    _remember_ttl(inst.get("identifier"), ttl)
+    return {**inst, "ttl": parse_ttl(ttl)}
 
 
 def info(identifier: str | None = None) -> dict[str, Any]:
-    """Info of a loaded instance (default: the default LLM)."""
+    """Info of a loaded instance (default: the default LLM), with the ``ttl`` set through lmsnb."""
     conn = get_connection()
-    return conn.model_info(identifier or conn.default_model("llm"))
+    return _with_ttl([conn.model_info(identifier or conn.default_model("llm"))])[0]
 
 
 def context_length(identifier: str | None = None) -> int:

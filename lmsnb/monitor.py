@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import threading
 import types
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -27,6 +28,8 @@ COLUMNS = [
     "started_at", "kind", "session", "model", "prompt_tokens", "predicted_tokens",
     "tokens_per_second", "time_to_first_token", "total_seconds", "stop_reason",
 ]
+ROUNDING = {"tokens_per_second": 1, "time_to_first_token": 2, "total_seconds": 2,
+            "mean_tokens_per_second": 1, "mean_time_to_first_token": 2}
 
 
 def record(stats: PredictionStats) -> None:
@@ -51,8 +54,12 @@ class Monitor:
         rows = [s.as_dict() for s in stats]
         df = pd.DataFrame(rows, columns=COLUMNS) if rows else pd.DataFrame(columns=COLUMNS)
         if len(df):
-            df["started_at"] = pd.to_datetime(df["started_at"], unit="s")
-        self.df = df.sort_values("started_at", ignore_index=True) if len(df) else df
+            df = df.sort_values("started_at", ignore_index=True)
+            # local wall-clock time to the second, and floats to what a person reads
+            df["started_at"] = pd.to_datetime(
+                [datetime.fromtimestamp(t).replace(microsecond=0) for t in df["started_at"]])
+            df = df.round(ROUNDING)
+        self.df = df
 
     def __len__(self) -> int:
         return len(self.df)
@@ -74,7 +81,7 @@ class Monitor:
             "mean_time_to_first_token": g["time_to_first_token"].mean(),
             "total_seconds": g["total_seconds"].sum(),
             "stopped": g["stop_reason"].apply(lambda s: int((s == "userStopped").sum())),
-        })
+        }).round(ROUNDING)
 
     def plot(self) -> Any:
         """Tokens/s per prediction over time (matplotlib), or a styled table without it."""

@@ -128,7 +128,7 @@ def test_chat_panel_and_model_manager(conn, monkeypatch) -> None:
     mm = ModelManager()
     mm.picker.value = "llama-3.2-1b-instruct"
     mm._load()
-    assert mm.progress.value == 1.0 and mm.progress.bar_style == "success"
+    assert mm.progress.bar.value == 1.0 and mm.progress.bar.bar_style == "success"
     mm.refresh()
     assert "llama-3.2-1b-instruct" in mm.table.value
 

@@ -49,5 +49,6 @@ def test_embed_refuses_what_is_not_text(conn) -> None:
                           (pd.DataFrame({"text": ["a"]}), r"pass one column, e.g. df\['text'\]")):
         with pytest.raises(ConfigError, match=expected):
             embed(bad)
-    assert embed([]).shape == (0, 0)
+    assert embed([]).shape == (0, 768)  # the loaded model's size: it stacks with real rows
+    assert embed([], "text-embedding-bge-small-en-v1.5").shape == (0, 384)
     assert len(embed_df("one text")) == 1  # one row, not one per character

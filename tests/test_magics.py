@@ -226,3 +226,66 @@ def test_embed_magic_refuses_what_is_not_text(ip, capsys) -> None:
         err = capsys.readouterr().err
         assert expected in err and err.count("\n") == 1, err
     assert "class" not in ip.user_ns
+
+
+# -- what people read: help and tables ---------------------------------------------------------
+
+
+def _all_magics(shell) -> list[str]:
+    from lmsnb.graphrag import magic as graphrag_magic
+
+    graphrag_magic.register(shell)
+    found = []
+    for cls in (magics.LmsMagics, graphrag_magic.GraphRAGMagics):
+        for kind, prefix in (("line", "%"), ("cell", "%%")):
+            found += [prefix + name for name in cls.magics[kind]]
+    return found
+
+
+def test_magic_help_is_plain_text(ip) -> None:
+    import re
+
+    names = _all_magics(ip)
+    assert "%lms_models" in names and "%%lms_chat" in names and "%%graphrag_query" in names
+    for name in names:
+        text = re.sub(r"\x1b\[[0-9;]*m", "", ip.object_inspect_text(name))
+        doc = text.split("Docstring:", 1)[1]
+        assert "``" not in doc, (name, doc)  # raw reStructuredText markup
+        assert "::" not in doc, (name, doc)
+    models_help = ip.object_inspect_text("%lms_models")
+    assert "%lms_models load KEY" in models_help and "--ttl 10m" in models_help
+    assert re.sub(r"\x1b\[[0-9;]*m", "", ip.object_inspect_text("%%lms_chat")).split(
+        "Docstring:", 1)[1].strip().startswith("%%lms_chat [-m MODEL]")
+
+
+def test_help_flag_is_the_same_plain_help(ip, capsys) -> None:
+    ip.run_line_magic("lms_history", "-h")
+    out = capsys.readouterr().out
+    assert out.startswith("%lms_history [-S SESSION]") and "::" not in out
+
+
+def test_monitor_reads_like_a_report() -> None:
+    import time as _time
+
+    from lmsnb.events import PredictionStats
+    from lmsnb.monitor import clear, monitor, record
+
+    clear()
+    try:
+        record(PredictionStats(model="qwen", prompt_tokens=10, predicted_tokens=50,
+                               tokens_per_second=41.234567, time_to_first_token=0.123456,
+                               total_seconds=1.2345678, started_at=_time.time() + 0.123))
+        mon = monitor()
+        row = mon.df.iloc[0]
+        assert row["started_at"].microsecond == 0 and row["started_at"].nanosecond == 0
+        import pandas as pd
+
+        assert abs((row["started_at"] - pd.Timestamp.now()).total_seconds()) < 120  # local time
+        assert row["tokens_per_second"] == 41.2 and row["time_to_first_token"] == 0.12
+        assert row["total_seconds"] == 1.23
+        page = mon._repr_html_()
+        assert "41.234567" not in page and "0.123456" not in page and "41.2" in page
+        assert ".123" not in str(row["started_at"])
+        assert mon.summary().loc["qwen", "mean_tokens_per_second"] == 41.2
+    finally:
+        clear()

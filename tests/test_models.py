@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 import lmsnb
@@ -19,14 +20,60 @@ def test_tables(conn) -> None:
     down = models.downloaded()
     assert {"qwen2.5-7b-instruct", "llama-3.2-1b-instruct",
             "text-embedding-nomic-embed-text-v1.5"} <= set(down["key"])
-    assert down.set_index("key").loc["qwen2.5-7b-instruct", "loaded"] == 1
-    assert down.set_index("key").loc["llama-3.2-1b-instruct", "loaded"] == 0
+    by_key = down.set_index("key")
+    assert down["loaded"].dtype == bool  # a yes/no, not 1/0
+    assert by_key.loc["qwen2.5-7b-instruct", "loaded"]
+    assert not by_key.loc["llama-3.2-1b-instruct", "loaded"]
+    assert by_key.loc["qwen2.5-7b-instruct", "instances"] == 1
     assert (down["size_gb"] > 0).all()
     loaded = models.loaded()
     assert "qwen2.5-7b-instruct" in set(loaded["key"]) and (loaded["context_length"] > 0).all()
     assert list(models.loaded("embedding")["type"].unique()) == ["embedding"]
+
+
+def test_models_table_fits_the_page_and_reads_like_words(conn) -> None:
+    models.load("llama-3.2-1b-instruct", context_length=2048, ttl="10m", progress=False)
+    models.load("llama-3.2-1b-instruct", identifier="llama-b", context_length=8192,
+                progress=False)
     table = models.table()
-    assert table.iloc[0]["loaded"] >= 1 and "loaded_as" in table.columns
+    assert table.index.name == "model" and list(table.columns) == models.TABLE_COLUMNS
+    # the browser test measures it on the page; here: a row reads in well under 120 characters
+    assert max(len(" ".join(map(str, row))) for row in table.reset_index().values) < 110
+    qwen = table.loc["qwen2.5-7b-instruct"]
+    assert qwen["loaded"] == "✓" and qwen["context"] == "4,096" and qwen["size"] == "4.7 GB"
+    assert qwen["instances"] == ""  # named after its model: the key is not repeated
+    llama = table.loc["llama-3.2-1b-instruct"]
+    assert llama["loaded"] == "✓ ×2" and llama["context"] == "2,048, 8,192"
+    assert llama["instances"] == "llama-3.2-1b-instruct, llama-b"
+    assert llama["ttl"] == "10 min, –"
+    assert table.loc["text-embedding-bge-small-en-v1.5", "size"] == "25 MB"  # not "0.0 GB"
+    assert table.loc["text-embedding-bge-small-en-v1.5", "loaded"] == ""
+    assert list(table["loaded"]).index("") > 2  # loaded models first
+
+
+def test_ttl_is_visible_in_loaded_and_info(conn, capsys) -> None:
+    models.load("llama-3.2-1b-instruct", ttl="10m", progress=False)
+    row = models.loaded().set_index("identifier").loc["llama-3.2-1b-instruct"]
+    assert row["ttl"] == 600
+    assert models.info("llama-3.2-1b-instruct")["ttl"] == 600
+    assert models.set_ttl("llama-3.2-1b-instruct", "1h")["ttl"] == 3600
+    assert models.info("llama-3.2-1b-instruct")["ttl"] == 3600
+    assert pd.isna(models.loaded().set_index("identifier").loc["qwen2.5-7b-instruct", "ttl"])
+    models.unload("llama-3.2-1b-instruct")
+    models.load("llama-3.2-1b-instruct", progress=False)  # a fresh instance has no TTL
+    assert models.info("llama-3.2-1b-instruct")["ttl"] is None
+
+
+def test_load_says_what_was_loaded(conn, capsys) -> None:
+    info = models.load("llama-3.2-1b-instruct", context_length=2048, ttl=600)
+    err = capsys.readouterr().err  # outside a kernel the bar is a few lines on stderr
+    assert err.strip().splitlines()[-1] == \
+        "loaded llama-3.2-1b-instruct (context 2,048, TTL 10 min)"
+    assert models.loaded_line("qwen", {"identifier": "qwen:2", "context_length": 8192}) == \
+        "loaded qwen as qwen:2 (context 8,192)"
+    models.load("llama-3.2-1b-instruct")  # nothing to load: said, not silent
+    assert "already loaded: llama-3.2-1b-instruct (context 2,048" in capsys.readouterr().out
+    assert info["identifier"] == "llama-3.2-1b-instruct"
 
 
 def test_load_with_progress_new_instance_ttl_unload(conn) -> None:

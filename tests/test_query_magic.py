@@ -109,3 +109,18 @@ def test_out_name_and_budget_mistakes_are_one_line_and_keep_the_index(ip, capsys
     err = capsys.readouterr().err.strip()
     assert expected in err and len(err.splitlines()) == 1 and "Traceback" not in err
     assert ip.user_ns["idx"] is before and "1bad" not in ip.user_ns
+
+
+def test_a_level_the_index_lacks_is_refused_with_the_levels_it_has(ip, capsys):
+    idx = ip.user_ns["idx"]
+    one = idx.copy()
+    one.communities = one.communities[one.communities["level"] == 0].assign(parent=-1)
+    one.community_reports = one.community_reports[one.community_reports["level"] == 0]
+    ip.user_ns["one"] = one
+    for line, expected in (("one --level 5 --method global",
+                            "This index has no community level 5: it has level 0 only"),
+                           ("idx --level 4", "no community level 4: it has levels 0–3"),
+                           ("one --level 1 --method drift", "use --level 0")):
+        ip.run_cell_magic("graphrag_query", line, "What happens?")
+        err = capsys.readouterr().err.strip()
+        assert expected in err and len(err.splitlines()) == 1, err

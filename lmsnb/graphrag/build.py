@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import Counter
 from dataclasses import replace
 from typing import Any
 
@@ -20,6 +19,7 @@ from . import sanity
 from .cache import DEFAULT_CACHE_DIR, CachedChat, DiskCache
 from .chunking import check_chunking, chunk_documents
 from .communities import MAX_CLUSTER_SIZE, SEED, create_communities
+from .edit import node_degrees
 from .embed_index import embed_index
 from .extract import (
     DEFAULT_ENTITY_TYPES,
@@ -40,8 +40,8 @@ from .fast import (
 )
 from .index import GraphIndex
 from .inputs import OPTIONS as INPUT_OPTIONS
-from .inputs import InputReport, load_documents
-from .llm import ChatModel, Embedder, resolve_chat, resolve_embedder
+from .inputs import InputReport, classify, load_documents
+from .llm import ChatModel, Embedder, default_embedder, resolve_chat, resolve_embedder
 from .progress import Accounting, Progress, run_parallel
 from .reports import create_reports
 from .summarize import Item, most_common, summarize
@@ -70,7 +70,8 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
                 include: Any = None, exclude: Any = None, text_column: str | None = None,
                 title_column: str | None = None, encoding: str | None = None,
                 _previous: GraphIndex | None = None,
-                _loaded: tuple[pd.DataFrame, InputReport] | None = None) -> GraphIndex:
+                _loaded: tuple[pd.DataFrame, InputReport] | None = None,
+                _embedder_source: str | None = None) -> GraphIndex:
     """Build a GraphRAG index from ``docs``: texts, paths, glob patterns, folders, DataFrames.
 
     ``docs`` and ``include``, ``exclude``, ``text_column``, ``title_column``, ``encoding`` are
@@ -80,7 +81,9 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
 
     ``llm``: a model key (LM Studio), a :class:`ChatModel`, or None (standard: the first loaded
     LLM; fast: no LLM, extractive reports). ``embedding_model``: a key, an :class:`Embedder`,
-    None (offline :class:`LocalEmbedder`) or False (no embeddings). ``gleaning``: "auto" (a second
+    None (the embedding model loaded in LM Studio, as ``lmsnb.embed`` uses; the offline
+    :class:`LocalEmbedder` when none is loaded or no server answers — the summary and
+    ``idx.meta["embedder"]`` say which) or False (no embeddings). ``gleaning``: "auto" (a second
     pass only when the first looks incomplete), "always" (GraphRAG's default) or "never".
     Every LLM call is cached under ``cache_dir`` so an interrupted build resumes for free.
     ``live=True`` shows the graph growing as chunks are extracted (a ``lmsnb.graphview.LiveGraph``
@@ -102,7 +105,8 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
         from .llm import LMStudioChat
 
         chat_model = LMStudioChat(None)
-    embedder = resolve_embedder(embedding_model)
+    embedder, embedder_source = _embedder(embedding_model)
+    embedder_source = _embedder_source or embedder_source
 
     t_start = time.perf_counter()
     acc = Accounting()
@@ -123,7 +127,9 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     if progress and not callable(progress):
         for line in report.lines():
             print(f"[lmsnb.graphrag] {line}")
-    counter = TokenCounter(_exact_counter(chat_model))
+    # Only the standard method's chunks are cut in the LLM's own tokens: a fast index must not
+    # change with llm= (which only writes its reports), so it always counts with the estimate.
+    counter = TokenCounter(_exact_counter(chat_model) if method == "standard" else None)
     text_units = chunk_documents(documents, size, overlap, counter)
     if _previous is not None:
         documents, text_units, new_units = _merge_chunks(_previous, documents, text_units)
@@ -132,6 +138,7 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     acc.wall("chunking", time.perf_counter() - t0)
 
     parse_report: dict[str, Any] = {}
+    aliases: dict[str, list[str]] = {}
     if method == "standard":
         assert chat is not None
         on_chunk = _live_feed(live)
@@ -162,7 +169,7 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
         acc.wall("summarize_descriptions", stage.finish())
     else:
         t0 = time.perf_counter()
-        entities, relationships = _fast_graph(text_units)
+        entities, relationships, aliases = _fast_graph(text_units)
         acc.wall("extract_graph_nlp", time.perf_counter() - t0)
 
     t0 = time.perf_counter()
@@ -203,6 +210,9 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
         "method": method, "llm": getattr(chat_model, "key", None) if chat_model else None,
         "token_counter": counter.source, "parse_report": parse_report,
         "inputs": report.to_dict(),
+        "embedder": ({"key": idx.embedding_model, "source": embedder_source}
+                     if embedder is not None else None),
+        **({"aliases": aliases} if aliases else {}),
         "settings": {"chunk_size": size, "chunk_overlap": overlap,
                      "entity_types": list(entity_types), "gleaning": gleaning,
                      "max_cluster_size": max_cluster_size, "seed": seed, "use_lcc": use_lcc,
@@ -216,51 +226,126 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     return idx
 
 
-def update_index(index: GraphIndex, new_docs: Any, **kw: Any) -> GraphIndex:
-    """Add ``new_docs`` to ``index`` without a full rebuild (see :meth:`GraphIndex.update`).
+def update_index(index: GraphIndex, docs: Any, *, remove_missing: bool | None = None,
+                 **kw: Any) -> GraphIndex:
+    """The index for ``docs`` without a full rebuild (see :meth:`GraphIndex.update`).
 
-    Only chunks not already in the index are extracted; existing entities keep their ids and
-    descriptions (new descriptions are merged in); communities are re-clustered on the whole
-    graph and reports/embeddings come from the cache wherever their input did not change.
+    Documents are compared by content hash (and by file or title where ``docs`` names them):
+    removed and replaced documents leave with what only they supported (:mod:`.edit`), and the
+    descriptions that lost sources are re-derived; only chunks not already extracted cost LLM
+    calls; existing entities keep their ids; communities are re-clustered on the whole graph
+    and reports/embeddings come from the cache wherever their input did not change. The
+    index's recorded edits are applied again and what went stale is refreshed.
     """
     import inspect
 
-    known = set(inspect.signature(build_index).parameters) - {"docs", "_previous", "_loaded"}
+    from . import edit
+
+    private = {"docs", "_previous", "_loaded", "_embedder_source"}
+    known = set(inspect.signature(build_index).parameters) - private
     for key in kw:
         if key not in known:
             import difflib
 
-            close = difflib.get_close_matches(key, sorted(known), n=1)
+            close = difflib.get_close_matches(key, sorted(known | {"remove_missing"}), n=1)
             raise ConfigError(f"Unknown update() argument {key!r}",
                               hint=f"did you mean {close[0]!r}?" if close else
                               "see help(lmsnb.graphrag.build_index) for the arguments")
     if not isinstance(index, GraphIndex):
         raise GraphIndexError(f"Cannot update a {type(index).__name__}",
                               hint="pass a GraphIndex (build_index or GraphIndex.from_parquet)")
-    new, report = load_documents(new_docs, **{k: kw.pop(k) for k in INPUT_OPTIONS if k in kw})
+    new, report = load_documents(docs, **{k: kw.pop(k) for k in INPUT_OPTIONS if k in kw})
+    removable = (_files_gone(index, docs) if remove_missing is None
+                 else None if remove_missing else set())
+    changes = edit.document_changes(index, new, removable=removable)
     already = new["id"].isin(set(index.documents["id"].astype(str)))
     if already.any():
         report.leave_out(already.tolist(), "already in the index")
         new = new[~already].reset_index(drop=True)
+    show = kw.get("progress", True) and not callable(kw.get("progress"))
     harmless = {"llm", "progress", "cache_dir", "concurrency", "retries", "retry_backoff",
                 "manage_models", "model_ttl", "live"}
-    if not set(kw) - harmless and not len(new):
-        if kw.get("progress", True) and not callable(kw.get("progress")):
-            print("[lmsnb.graphrag] nothing to update: every document is already in the index")
+    if not changes and not set(kw) - harmless:
+        if show:
+            note = "; " + changes.describe().split("; ", 1)[1] if changes.kept_missing else ""
+            print("[lmsnb.graphrag] nothing to update: every document is already in the index"
+                  + note)
         return replace(index, meta=dict(index.meta), embeddings=dict(index.embeddings))
+    if show:
+        print(f"[lmsnb.graphrag] update: {changes.describe()}")
     index = sanity.typed(index)  # a user's edits (floats, text, arrays in columns) undone
     settings = dict(index.meta.get("settings", {}))
     method = kw.pop("method", index.meta.get("method", "standard"))
     kw.setdefault("llm", index.meta.get("llm"))
+    if "embedding_model" not in kw and index.embeddings:
+        kw["_embedder_source"] = "the model this index was embedded with"
     kw.setdefault("embedding_model", index.embedding_model if index.embeddings else False)
     for k in ("chunk_size", "chunk_overlap", "entity_types", "gleaning", "max_cluster_size",
               "seed", "use_lcc"):
         if k in settings:
             kw.setdefault(k, settings[k])
+    gone = changes.replaced + changes.removed
+    again = {k: kw[k] for k in ("cache_dir", "concurrency", "retries", "retry_backoff",
+                                "progress") if k in kw}
+    t0 = time.perf_counter()
+    refreshed = []
     if method == "fast":  # the co-occurrence graph is cheap: rebuild it from all documents
-        docs, _ = load_documents(pd.concat([index.documents, new], ignore_index=True))
-        return build_index(None, method="fast", _loaded=(docs, report), **kw)
-    return build_index(None, method=method, _previous=index, _loaded=(new, report), **kw)
+        kept = index.documents[~index.documents["id"].astype(str).isin(gone)]
+        corpus, _ = load_documents(pd.concat([kept, new], ignore_index=True))
+        out = build_index(None, method="fast", _loaded=(corpus, report), **kw)
+    else:
+        work = replace(index, meta=dict(index.meta), embeddings=dict(index.embeddings))
+        if gone:
+            edit.delete_documents(work, gone, log=False)
+            refreshed.append(edit.refresh(work, llm=kw["llm"], kinds=("descriptions",),
+                                          prompts=kw.get("prompts"), **again))
+        out = build_index(None, method=method, _previous=work, _loaded=(new, report), **kw)
+    aliases = {**(out.meta.get("aliases") or {})}
+    for title, forms in (index.meta.get("aliases") or {}).items():
+        aliases[title] = list(dict.fromkeys([*aliases.get(title, []), *forms]))
+    if aliases:
+        out.meta["aliases"] = aliases
+    edit.replay(out, index.meta.get("edits", []))
+    if out.stale:
+        emb = kw.get("embedding_model")
+        refreshed.append(edit.refresh(out, llm=kw["llm"], prompts=kw.get("prompts"),
+                                      embedding_model=emb if emb is not False else None,
+                                      **again))
+    parts = [s for s in [out.stats, *(r.stats for r in refreshed)] if s is not None and len(s)]
+    if refreshed and parts:  # idx.stats accounts for every call the update made
+        rows = pd.concat([s[s["stage"] != "total"] for s in parts], ignore_index=True)
+        rows = rows.groupby("stage", sort=False, as_index=False).sum(numeric_only=True)
+        out.stats = _with_total(rows[[c for c in out.stats.columns if c in rows]],
+                                time.perf_counter() - t0)
+    return out
+
+
+def _files_gone(index: GraphIndex, docs: Any) -> set[str]:
+    """Ids of index documents read from a file inside the folder (or under the glob pattern's
+    folder) ``docs`` names that is no longer there: deleted files leave the index."""
+    import os
+    from pathlib import Path
+
+    from .inputs import _glob_base
+
+    if isinstance(docs, os.PathLike) or (isinstance(docs, str) and classify(docs) == "path"):
+        base = Path(os.fspath(docs).strip()).expanduser()
+    elif isinstance(docs, str) and classify(docs) == "glob":
+        base = _glob_base(docs.strip())
+    else:
+        return set()
+    if not base.is_dir() or "source" not in index.documents:
+        return set()
+    base = base.resolve()
+    gone = set()
+    for doc_id, src in zip(index.documents["id"].astype(str), index.documents["source"],
+                           strict=True):
+        if not isinstance(src, str) or not src:
+            continue
+        path = Path(src).expanduser()
+        if not path.exists() and base in path.resolve().parents:
+            gone.add(doc_id)
+    return gone
 
 
 # -- extraction ----------------------------------------------------------------------------
@@ -392,24 +477,23 @@ def _merge_records(results: list[tuple[str, ParseResult]], previous: GraphIndex 
     return e_df, r_df
 
 
-def _fast_graph(text_units: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _fast_graph(text_units: pd.DataFrame
+                ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[str]]]:
     nodes, edges = build_cooccurrence_graph(text_units)
-    nodes = nodes.assign(id=None, description=describe_entities(nodes, text_units))
+    aliases = {t: list(a) for t, a in zip(nodes["title"], nodes["aliases"], strict=True) if a}
+    nodes = nodes.assign(id=None, description=describe_entities(nodes, text_units,
+                                                                aliases=aliases))
     text_of = dict(zip(text_units["id"], text_units["text"], strict=True))
     edges = edges.assign(id=None, description=[
-        describe_relationship(s, t, list(u), text_of) for s, t, u in
+        describe_relationship(s, t, list(u), text_of, aliases=aliases) for s, t, u in
         zip(edges["source"], edges["target"], edges["text_unit_ids"], strict=True)])
-    return nodes, edges
+    return nodes, edges, aliases
 
 
 def _finalize(entities: pd.DataFrame, relationships: pd.DataFrame, text_units: pd.DataFrame
               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Ids, human-readable ids, degrees and the text-unit back-references (GraphRAG columns)."""
-    deg: Counter[str] = Counter()
-    for s, t in {tuple(sorted(p)) for p in zip(relationships["source"], relationships["target"],
-                                                strict=True)}:
-        deg[s] += 1
-        deg[t] += 1
+    deg = node_degrees(relationships["source"].astype(str), relationships["target"].astype(str))
     e = pd.DataFrame({
         "id": [i if isinstance(i, str) and i else str(uuid.uuid5(_NS, t))
                for i, t in zip(entities["id"], entities["title"], strict=True)],
@@ -471,6 +555,14 @@ def _merge_chunks(previous: GraphIndex, documents: pd.DataFrame, text_units: pd.
 # -- helpers ---------------------------------------------------------------------------------
 
 
+def _embedder(embedding_model: Any) -> tuple[Embedder | None, str]:
+    """The build's embedder and where it came from (said in the summary and ``idx.meta``)."""
+    if embedding_model is None:
+        return default_embedder()
+    emb = resolve_embedder(embedding_model)
+    return emb, "passed as embedding_model" if emb is not None else ""
+
+
 def _exact_counter(model: Any) -> Any:
     from .llm import LMStudioChat
 
@@ -514,6 +606,9 @@ def _print_summary(idx: GraphIndex, progress: Any) -> None:
           f"{int(tot['calls'])} calls ({int(tot['cached_calls'])} cached), "
           f"{int(tot['prompt_tokens'])} prompt + {int(tot['completion_tokens'])} completion "
           f"tokens, {tot['seconds']:.1f} s — details in idx.stats")
+    emb = idx.meta.get("embedder")
+    print(f"[lmsnb.graphrag] embeddings: {emb['key']} ({emb['source']})" if emb else
+          "[lmsnb.graphrag] embeddings: none (embedding_model=False)")
 
 
 # -- estimate --------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import pandas as pd
 
 from .cache import DEFAULT_CACHE_DIR, CachedEmbedder, DiskCache
 from .index import GraphIndex
-from .llm import Embedder, resolve_embedder
+from .llm import Embedder, default_embedder, resolve_embedder
 from .progress import Accounting, Progress, run_parallel
 from .tokens import estimate_tokens
 
@@ -52,8 +52,12 @@ def embed_index(index: GraphIndex, embedding_model: str | Embedder | None = None
                 batch_max_tokens: int = 8191, concurrency: int = 4, retries: int = 3,
                 retry_backoff: float = 1.0, progress: Any = True,
                 accounting: Accounting | None = None) -> GraphIndex:
-    """(Re-)embed ``index`` in place with ``embedding_model`` and return it."""
-    model = resolve_embedder(embedding_model)
+    """(Re-)embed ``index`` in place with ``embedding_model`` and return it.
+
+    ``embedding_model=None`` means what it means for ``build_index``: the embedding model loaded
+    in LM Studio, else the offline lexical embedder.
+    """
+    model = default_embedder()[0] if embedding_model is None else resolve_embedder(embedding_model)
     if model is None:
         return index
     acc = accounting or Accounting()

@@ -18,7 +18,18 @@ run time (and so fails offline). Here the phrases come from heuristics that need
   one word, ``C'est``/``L'homme`` none; «», „“, ¿¡ and dashes open a sentence like quotes do.
   Where the grammar capitalises every noun (German), a word must also be marked as a name by
   the text (a title, a speech verb, ``nach München``): see :meth:`CaseProfile.is_name`.
-* **Hyphenated compounds** (``COUNTING-HOUSE``), as GraphRAG's ``regex_english`` keeps them.
+* **Titles** are not part of a name: ``Agent Alex Mercer``, ``Agents Alex Mercer``, ``Dr.
+  Becker``, ``Captain Nemo`` give ``ALEX MERCER``, ``BECKER``, ``NEMO`` (only before a name,
+  so ``General Motors`` stays). ``X: Y`` written twice, once mid-sentence (``into Operation:
+  Dulce``), is one thing, ``OPERATION: DULCE``; a ``Label: value`` line is not.
+* **Hyphenated compounds** (``COUNTING-HOUSE``), as GraphRAG's ``regex_english`` keeps them,
+  but only those the text uses as nouns (``in his counting-house.``, ``as a door-nail.``):
+  ``a razor-sharp mind``, ``tech-savvy``, ``counter-productive`` are adjectives, not things.
+* **One person, one entity**: within a document, a first name or surname used alone (``ALEX``,
+  ``MERCER``, from ``Agent Mercer`` too) folds into the one full name that starts or ends with
+  it (``ALEX MERCER``), when the text shows that name as a person; a part two full names share
+  (``CRATCHIT``) stays as it is (:func:`name_folds`). The forms folded into each entity are
+  kept (``idx.meta["aliases"]``) and count as mentions in its description.
 * **Speaking roles**: a lower-case noun that is the subject of speech attribution at least
   twice (``said the nephew``, ``returned the nephew``) is a character whose name the text may
   never give; its definite mentions (``the/his nephew``, ``Scrooge's nephew``) become one entity,
@@ -29,7 +40,9 @@ a speech verb: ``said Scrooge``, ``cried Tiny Tim``) or it carries a personal ti
 ``Mrs.``, ``Miss``); everything else stays GraphRAG's ``NOUN PHRASE``.
 
 The graph follows GraphRAG: nodes = phrases with the number of text units they occur in, edges =
-co-occurrence, weights normalised by PMI, then :func:`prune_graph`. Two choices differ, both
+co-occurrence, weights normalised by PMI (GraphRAG's ``p(a,b)·PMI(a,b)``; pairs that meet no more
+often than chance have no positive weight and are dropped: :func:`calculate_pmi_edge_weights`),
+then :func:`prune_graph`. Two choices differ, both
 because GraphRAG's defaults assume its own setting (50-100-token chunks, large corpora):
 
 * co-occurrence is counted in **windows of about 40-80 words** (whole sentences, never across a
@@ -84,7 +97,22 @@ kapitel chapitre capítulo
 TITLES = frozenset("""mr mrs ms miss dr master mister madam madame sir lady lord captain
 herr herrn frau fräulein doktor prof professor onkel tante graf gräfin monsieur mademoiselle mme
 mlle m señor señora señorita sr sra srta don doña senhor senhora dom dona signor signora pan pani
+agent agents capt detective det inspector sergeant sgt officer lieutenant lt colonel col
+commander cmdr admiral doctor doctors drs messrs captains detectives officers professors
+president senator governor judge reverend rev
 """.split())
+# Titles a name is folded out of ("AGENT ALEX MERCER", "AGENTS ALEX MERCER", "DR BECKER" are
+# ALEX MERCER and BECKER) when the rest is a name; words that also start organisations' names
+# ("General Motors", "Major League") are not in the list.
+HONORIFICS = TITLES - {"m", "don", "dom", "pan"}
+# A surname after one of these is often a wife's or a daughter's (Mrs. Cratchit is not Bob
+# Cratchit): such a surname is not folded into a full name the text never titles so.
+FEMALE_TITLES = frozenset("""mrs ms miss madam madame mme mlle lady dame frau fräulein señora
+señorita sra srta doña dona senhora signora signorina pani mademoiselle""".split())
+# what precedes a common noun and never a name: a hyphenated compound is a noun (COUNTING-HOUSE,
+# DOOR-NAIL) only where the text uses it as one: "in his counting-house.", "as a door-nail."
+_NOUN_DET = frozenset("a an the his her their my our your its this that these those every each "
+                      "no any some".split())
 SPEECH_VERBS = ("said|says|cried|returned|replied|asked|answered|pleaded|repeated|exclaimed|"
                 "observed|rejoined|retorted|added|continued|whispered|muttered|inquired|enquired|"
                 "demanded|interposed|resumed|urged|shouted|growled|sobbed|remarked|rejoined")
@@ -133,6 +161,10 @@ _LEAD_SPLIT = re.compile(rf"^((?:(?:{_LEAD_PARTICLE})\s+(?:(?:{_PARTICLE2})\s+)?
 _CONNECTOR_WORD = re.compile(rf"^(?:of|the|for|{_PARTICLE}|{_PARTICLE2})$")
 _WORD = re.compile(rf"{_L}(?:{_L}|[{_APOS}\-])*")
 _HYPHEN = re.compile(rf"(?<![\w-]){_L}{{3,}}-{_L}{{3,}}(?:-{_L}{{3,}})*(?![\w-])")
+_COMPOUND_USE = re.compile(rf"(?:\b({_L}+)|['’]s)\s+({_L}{{3,}}(?:-{_L}{{3,}})+)(?![\w-])"
+                          rf"\s*(\W|{_L}+)?")
+_COLON_TITLE = re.compile(rf"(?<![\w\-])({_TOKEN}(?:[ \t]+{_TOKEN}){{0,3}}):[ \t]+"
+                          rf"({_TOKEN}(?:[ \t]+{_TOKEN}){{0,3}})(?![\w\-])")
 _CONTRACTION = re.compile(r"['’](ve|ll|re|m|d|t)$|n['’]t$", re.I)
 # French/Italian elision at a word's start: C'est, L'homme, Qu'il (a function word when a small
 # letter follows), L'Angleterre (the name after it)
@@ -207,6 +239,9 @@ class CaseProfile:
     place: Counter[str] = field(default_factory=Counter)
     evidence: set[str] = field(default_factory=set)
     noun_caps: bool = False
+    compounds: set[str] = field(default_factory=set)
+    colon_titles: set[str] = field(default_factory=set)
+    female_titled: set[str] = field(default_factory=set)
 
     @classmethod
     def of(cls, texts: Any) -> CaseProfile:
@@ -216,8 +251,17 @@ class CaseProfile:
         all_text: list[str] = []
         titled: set[str] = set()
         runs: Counter[tuple[str, ...]] = Counter()
+        colons: Counter[str] = Counter()
+        colon_mid: set[str] = set()
         for text in ([texts] if isinstance(texts, str) else texts):
             prof._count_words(text)
+            prof.compounds |= _noun_compounds(text)
+            for m in _COLON_TITLE.finditer(text):
+                key = _colon_key(m)
+                colons[key] += 1
+                before = text[max(0, m.start() - 2):m.start()]
+                if before[-1:] == " " and before[:1].isalpha() and before[:1].islower():
+                    colon_mid.add(key)  # "into Operation: Dulce", not a "Label: value" line
             for m in _SPEAKER_NOUN.finditer(text):
                 noun = m.group(1) or m.group(2)
                 if noun not in STOPWORDS and len(noun) <= MAX_WORD_LENGTH:
@@ -228,6 +272,8 @@ class CaseProfile:
                 if m.group(1).lower() in TITLES:
                     prof.speakers.add(m.group(2).upper())
                     titled.add(m.group(2).lower())
+                    if m.group(1).lower() in FEMALE_TITLES:
+                        prof.female_titled.add(m.group(2).lower())
             for m in re.finditer(rf"\b({_UP}{_LOW}+)['’]s\s+([a-z]{{3,}})\b", text):
                 owners.setdefault(m.group(2), Counter())[m.group(1)] += 1
             for m in _INTRO.finditer(text):
@@ -257,6 +303,9 @@ class CaseProfile:
         ev |= {w for run, c in runs.items() if c >= 2 for w in run}
         ev |= {w for run in runs if ev & set(run) for w in run}  # Anna (speaks) -> Anna Weber
         prof.evidence = {w for w in ev if prof.cap_mid[w] and not prof._common_noun(w)}
+        prof.colon_titles = {k for k in colon_mid if colons[k] >= 2
+                             and k.split(":")[0] not in prof.speakers
+                             and k.split(": ")[1].split()[0].lower() not in STOPWORDS}
         return prof
 
     def _count_words(self, text: str) -> None:
@@ -392,13 +441,22 @@ def noun_phrases(text: str, profile: CaseProfile | None = None) -> list[str]:
             if lead and words and profile.keeps_particle(lead, words[0]):
                 words = ([lead + words[0], *words[1:]] if lead[-1] in _APOS
                          else [*lead.split(), *words])
+            while len(words) > 1 and words[0].lower().rstrip(".") in HONORIFICS \
+                    and profile.is_name(words[1]):
+                words = words[1:]  # "Agent Alex Mercer", "Agents Alex Mercer": ALEX MERCER
             phrase = _clean(words)
             if phrase:
                 found.append((m.start(), phrase))
     for m in _HYPHEN.finditer(text):
         parts = m.group(0).split("-")
-        if parts[0].lower() not in STOPWORDS and not all(p[0].isupper() for p in parts):
+        if parts[0].lower() not in STOPWORDS and not all(p[0].isupper() for p in parts) \
+                and m.group(0).lower() in profile.compounds:
             found.append((m.start(), m.group(0).upper()))  # (Jean-Luc is a name, above)
+    for m in _COLON_TITLE.finditer(text):
+        key = _colon_key(m)
+        if key in profile.colon_titles:  # "Operation: Dulce" is one thing, not two
+            found = [(p, t) for p, t in found if p not in (m.start(1), m.start(2))]
+            found.append((m.start(), key))
     for noun, title in profile.roles.items():
         for m in re.finditer(rf"\b{_DETERMINER}\s+{noun}\b", text):
             found.append((m.start(), title))
@@ -444,6 +502,25 @@ def _split_run(words: list[str], profile: CaseProfile) -> list[list[str]]:
             p[-1] = _POSSESSIVE.sub("", p[-1])
             out.append(p)
     return out
+
+
+def _noun_compounds(text: str) -> set[str]:
+    """Lower-case hyphenated compounds the text uses as nouns: after an article or possessive
+    and before punctuation or a function word ("as a door-nail.", "his counting-house was"),
+    not before a noun ("a razor-sharp mind", "the wind-blown deserts": adjectives)."""
+    out = set()
+    for m in _COMPOUND_USE.finditer(text):
+        det, word, after = m.group(1), m.group(2), m.group(3)
+        if word[0].isupper() or (det is not None and det.lower() not in _NOUN_DET):
+            continue
+        if after is None or not after[0].isalpha() or after.lower() in STOPWORDS:
+            out.add(word.lower())
+    return out
+
+
+def _colon_key(m: re.Match[str]) -> str:
+    """``OPERATION: DULCE`` for a match of ``Operation:  Dulce``."""
+    return f"{' '.join(m.group(1).split()).upper()}: {' '.join(m.group(2).split()).upper()}"
 
 
 def _shouted_name(word: str, profile: CaseProfile) -> bool:
@@ -539,21 +616,33 @@ def build_cooccurrence_graph(text_units: pd.DataFrame, *, min_node_freq: int | N
     """
     texts = list(text_units["text"])
     profile = CaseProfile.of(texts)
+    docs = list(text_units["document_id"]) if "document_id" in text_units else [0] * len(texts)
+    found = [noun_phrases(text, profile) for text in texts]
+    folds: dict[Any, dict[str, str]] = {}
+    aliases: dict[str, list[str]] = {}
+    for doc in dict.fromkeys(docs):
+        folds[doc] = name_folds({p for ps, d in zip(found, docs, strict=True) if d == doc
+                                 for p in ps}, profile)
+        for part, full in folds[doc].items():
+            aliases.setdefault(full, [])
+            if part not in aliases[full]:
+                aliases[full].append(part)
     units_of: dict[str, list[str]] = {}
     mentions: Counter[str] = Counter()
     win_freq: Counter[str] = Counter()
     pair_count: Counter[tuple[str, str]] = Counter()
     pair_units: dict[tuple[str, str], list[str]] = {}
     seen: set[str] = set()
-    for uid, text in zip(text_units["id"], texts, strict=True):
-        for p in dict.fromkeys(noun_phrases(text, profile)):
+    for uid, doc, text, phrases in zip(text_units["id"], docs, texts, found, strict=True):
+        fold = folds[doc]
+        for p in dict.fromkeys(fold.get(p, p) for p in phrases):
             units_of.setdefault(p, []).append(uid)
         for win in windows(text, window_words):
             key = " ".join(win.split())
             if key in seen:
                 continue
             seen.add(key)
-            phrases = noun_phrases(win, profile)
+            phrases = [fold.get(p, p) for p in noun_phrases(win, profile)]
             mentions.update(phrases)
             ps = sorted(set(phrases))
             win_freq.update(ps)
@@ -580,15 +669,60 @@ def build_cooccurrence_graph(text_units: pd.DataFrame, *, min_node_freq: int | N
     nodes, edges = prune_graph(nodes.drop(columns="windows"), edges, **opts)
     nodes = nodes.assign(type=["PERSON" if profile.is_person(t) else "NOUN PHRASE"
                                for t in nodes["title"]],
-                         text_unit_ids=[units_of[t] for t in nodes["title"]])
+                         text_unit_ids=[units_of[t] for t in nodes["title"]],
+                         aliases=[aliases.get(t, []) for t in nodes["title"]])
     return nodes.reset_index(drop=True), edges.reset_index(drop=True)
+
+
+def name_folds(phrases: set[str], profile: CaseProfile) -> dict[str, str]:
+    """First names and surnames used alone -> the one full name (in these phrases) they belong to.
+
+    A full name is two to four words that are all names (:meth:`CaseProfile.is_name`; particles
+    between them allowed: ``ALEX MERCER``, ``MARÍA JOSÉ DE LA CRUZ``, not ``EVIL SPIRIT`` or
+    ``MARLEY'S GHOST``) and that the text shows as a person (it speaks, or carries a title:
+    :meth:`CaseProfile.is_person`), so ``CHRISTMAS`` never folds into ``CHRISTMAS EVE``.
+    ``ALEX`` and ``MERCER`` fold into ``ALEX MERCER`` only when no other such name starts or
+    ends with that word (``CRATCHIT`` stays: ``BOB CRATCHIT``, ``MARTHA CRATCHIT``…), and a
+    surname the text writes after ``Mrs.``/``Miss``/… stays apart from a full name it never
+    titles so (``Mrs. Cratchit`` is not ``BOB CRATCHIT``). Call it with one document's phrases:
+    another document's ``ALEX`` may be someone else.
+    """
+    def named(p: str, strict: bool) -> bool:
+        words = p.split()
+        if not 2 <= len(words) <= 4 or any(c in p for c in ":'’") or any(
+                w.lower() in _CONNECTORS for w in (words[0], words[-1])):
+            return False
+        return all(w.lower() in _PARTICLES | _PARTICLES2 or profile.is_name(w)
+                   or (not strict and not profile.lower[w.lower()]) for w in words)
+
+    owners: dict[str, set[str]] = {}
+    for p in phrases:
+        if named(p, strict=False):  # any name that could own the part makes it ambiguous
+            for w in {p.split()[0], p.split()[-1]}:
+                owners.setdefault(w, set()).add(p)
+    out = {}
+    for part, full in owners.items():
+        if part in phrases and len(full) == 1:
+            (name,) = full
+            first = name.split()[0]
+            if part != first and part.lower() in profile.female_titled \
+                    and first.lower() not in profile.female_titled:
+                continue
+            if named(name, strict=True) and profile.is_person(name):
+                out[part] = name
+    return out
 
 
 def calculate_pmi_edge_weights(nodes: pd.DataFrame, edges: pd.DataFrame,
                                freq: str = "frequency") -> pd.DataFrame:
-    """GraphRAG's PMI normalisation: ``p(a,b)·log2(p(a,b) / (p(a)·p(b)))``.
+    """GraphRAG's PMI weight ``p(a,b)·log2(p(a,b) / (p(a)·p(b)))``, kept only where positive.
 
-    ``freq`` names the node column the marginals come from (GraphRAG: ``frequency``).
+    The weight is the pair's pointwise mutual information times its probability: positive when
+    two phrases meet more often than chance, the more so the more often they meet. GraphRAG
+    keeps pairs that meet no more often than chance with a weight of zero or below, which means
+    nothing to what reads a weight as a strength (Leiden, ranking, the graph view); here they
+    are dropped, so every weight is positive and the others are GraphRAG's own values. ``freq``
+    names the node column the marginals come from (GraphRAG: ``frequency``).
     """
     prop = nodes.set_index("title")[freq] / nodes[freq].sum()
     pw = edges["weight"] / edges["weight"].sum()
@@ -596,7 +730,7 @@ def calculate_pmi_edge_weights(nodes: pd.DataFrame, edges: pd.DataFrame,
     tp = edges["target"].map(prop)
     edges = edges.copy()
     edges["weight"] = pw * np.log2(pw / (sp * tp))
-    return edges
+    return edges[np.isfinite(edges["weight"]) & (edges["weight"] > 0)]
 
 
 def prune_graph(nodes: pd.DataFrame, edges: pd.DataFrame, *, min_node_freq: int = 2,
@@ -624,17 +758,20 @@ def prune_graph(nodes: pd.DataFrame, edges: pd.DataFrame, *, min_node_freq: int 
 
 
 def describe_entities(entities: pd.DataFrame, text_units: pd.DataFrame,
-                      max_words: int = 60) -> list[str]:
+                      max_words: int = 60, aliases: dict[str, list[str]] | None = None
+                      ) -> list[str]:
     """Extractive descriptions: the first sentences mentioning each phrase.
 
     GraphRAG leaves fast-method descriptions empty; a quoted sentence makes the
-    ``entity_description`` embedding (and local search) useful at no LLM cost.
+    ``entity_description`` embedding (and local search) useful at no LLM cost. ``aliases``
+    (title -> other names: ``ALEX MERCER`` -> ``ALEX``, ``AGENT MERCER``) count as mentions.
     """
     text_of = dict(zip(text_units["id"], text_units["text"], strict=True))
+    aliases = aliases or {}
     out = []
     for title, uids in zip(entities["title"], entities["text_unit_ids"], strict=True):
         sents: list[str] = []
-        pat = _mention_pattern(title)
+        pat = _mention_pattern(title, aliases.get(title, ()))
         for uid in list(uids)[:3]:
             for s in re.split(r"(?<=[.!?])\s+", text_of.get(uid, "")):
                 flat = " ".join(s.split())
@@ -646,19 +783,27 @@ def describe_entities(entities: pd.DataFrame, text_units: pd.DataFrame,
     return out
 
 
-def _mention_pattern(title: str) -> re.Pattern[str]:
-    """How ``title`` is written in the text (a speaking role also as ``the <noun>``)."""
-    pat = r"\s+".join(re.escape(w).replace("'", "['’]") for w in title.split())
-    m = re.fullmatch(r"[A-Z]+['’]S ([A-Z]+)", title)
-    if m:
-        pat += rf"|\b(?:the|his|her)\s+{m.group(1)}"
-    return re.compile(rf"\b(?:{pat})\b", re.I)
+def _mention_pattern(title: str, forms: Any = ()) -> re.Pattern[str]:
+    """How ``title`` (or one of its other ``forms``) is written in the text (a speaking role
+    also as ``the <noun>``)."""
+    pats = []
+    for name in dict.fromkeys([title, *forms]):
+        pat = r"[\s:]+".join(re.escape(w.strip(":")).replace("'", "['’]")
+                             for w in str(name).split())
+        m = re.fullmatch(r"[A-Z]+['’]S ([A-Z]+)", name)
+        if m:
+            pat += rf"|\b(?:the|his|her)\s+{m.group(1)}"
+        pats.append(pat)
+    return re.compile(rf"\b(?:{'|'.join(pats)})\b", re.I)
 
 
 def describe_relationship(source: str, target: str, units: list[str],
-                          text_of: dict[str, Any]) -> str:
+                          text_of: dict[str, Any],
+                          aliases: dict[str, list[str]] | None = None) -> str:
     """A sentence that mentions both ends, or a plain co-occurrence statement."""
-    ps, pt = _mention_pattern(source), _mention_pattern(target)
+    aliases = aliases or {}
+    ps = _mention_pattern(source, aliases.get(source, ()))
+    pt = _mention_pattern(target, aliases.get(target, ()))
     for uid in units[:3]:
         for s in re.split(r"(?<=[.!?])\s+", text_of.get(uid, "")):
             if ps.search(s) and pt.search(s):

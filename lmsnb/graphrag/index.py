@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import GraphIndexError
+from ..human import plural
 from . import legacy
 
 #: GraphRAG's output tables (graphrag-reference §1.9). Extra columns are allowed, these are not optional.
@@ -103,7 +104,9 @@ class GraphIndex:
     embedding_model: str | None = None
     embedding_dim: int | None = None
     #: Per-stage accounting of the build that made this index (stage, calls, cached_calls,
-    #: prompt_tokens, completion_tokens, seconds); None for an index loaded from GraphRAG.
+    #: prompt_tokens, completion_tokens, seconds, model_seconds); None for an index loaded
+    #: from GraphRAG. ``seconds`` is the stage's wall-clock time; ``model_seconds`` adds up
+    #: the time each model call took, so with parallel calls it exceeds ``seconds``.
     stats: pd.DataFrame | None = None
     #: Free-form build metadata: method, llm key, chunking settings, parse report, ...
     meta: dict[str, Any] = field(default_factory=dict)
@@ -127,17 +130,25 @@ class GraphIndex:
     def __repr__(self) -> str:
         counts = ", ".join(f"{r.table}={r.rows}" for r in self.summary().itertuples())
         emb = f", embedder={self.embedding_model!r}/{self.embedding_dim}" if self.embedding_model else ""
-        return f"GraphIndex({counts}{emb})"
+        from .edit import describe_stale
+
+        stale = describe_stale(self.stale)
+        return f"GraphIndex({counts}{emb}{f', stale: {stale}' if stale else ''})"
 
     def _repr_html_(self) -> str:
         s = self.summary()
         levels = ""
         if len(self.communities):
-            levels = f" · {self.communities['level'].nunique()} community levels"
+            levels = f" · {plural(self.communities['level'].nunique(), 'community level')}"
         emb = ""
         if self.embedding_model or self.embedding_dim:
             emb = (f" · embeddings by <code>{html.escape(str(self.embedding_model))}</code>"
                    f" ({self.embedding_dim}-d)")
+        from .edit import describe_stale
+
+        stale = describe_stale(self.stale)
+        if stale:
+            emb += f" · stale: {html.escape(stale)} (<code>idx.refresh()</code>)"
         return (f"<div><b>GraphIndex</b>{levels}{emb}</div>"
                 + s.to_html(index=False, border=0))
 
@@ -242,19 +253,98 @@ class GraphIndex:
 
         return run_query(self, question, method=method, **kw)
 
-    def update(self, new_docs: Any, **kw: Any) -> GraphIndex:
-        """Return a new index with ``new_docs`` added, re-using everything already computed.
+    def update(self, docs: Any, *, remove_missing: bool | None = None, **kw: Any) -> GraphIndex:
+        """Return a new index for ``docs``, re-using everything already computed.
 
-        ``new_docs`` is anything ``build_index`` takes (a folder, paths, a glob pattern, texts,
-        a DataFrame; ``include=``/``exclude=``/``text_column=`` apply too); documents already in
-        the index (same text) are left out, and the summary says so. Chunks already in the
-        index are skipped (ids are content hashes); only the new chunks are extracted;
-        descriptions, communities, reports and embeddings are recomputed from merged tables with
-        the LLM cache, so unchanged communities cost no LLM calls.
+        ``docs`` is anything ``build_index`` takes (a folder, paths, a glob pattern, texts, a
+        DataFrame; ``include=``/``exclude=``/``text_column=`` apply too). Documents are compared
+        by content hash: one already in the index costs nothing (the summary says so), a new one
+        is added, and one that names a file or title the index has, with other text (a file you
+        edited, a DataFrame row with the same ``title``), is *changed*: its old text units, and
+        what only they supported, leave and its new text is chunked and extracted.
+        ``remove_missing``: by default, a document whose file is gone from the folder (or glob
+        pattern) ``docs`` names is removed — the folder is the corpus — and the others stay, so
+        ``update(new_docs)`` adds; True removes every document ``docs`` lacks, False none. Only
+        new chunks cost LLM calls (the cache answers the rest);
+        your edits (``merge_entities``, ...) are applied again to what the new text brings, and
+        what went stale is refreshed.
         """
         from .build import update_index
 
-        return update_index(self, new_docs, **kw)
+        return update_index(self, docs, remove_missing=remove_missing, **kw)
+
+    # ------------------------------------------------------------------ edits
+    def merge_entities(self, names: Any, into: str | None = None) -> Any:
+        """Fold the entities ``names`` (titles or ids; case does not matter) into one, in place.
+
+        ``into``: the merged entity's title — one of ``names``, another entity's title (it joins
+        the merge) or a new title (default: the first of ``names``). Relationships are
+        re-pointed (self-loops dropped, parallel edges combined), and every table stays
+        consistent; the merged description and the reports of the communities involved are
+        marked stale (:attr:`stale`, :meth:`refresh`). Returns an ``Edit`` (what changed, by id;
+        its repr is a one-line summary). Example::
+
+            idx.merge_entities(["ALEX", "AGENT MERCER"], into="ALEX MERCER")
+        """
+        from .edit import merge_entities
+
+        return merge_entities(self, names, into=into)
+
+    def rename_entity(self, old: str, new: str) -> Any:
+        """Give entity ``old`` the title ``new`` (relationships and claims follow), in place.
+
+        A ``new`` that another entity already has is refused with the merge to do instead.
+        """
+        from .edit import rename_entity
+
+        return rename_entity(self, old, new)
+
+    def delete_entities(self, names: Any) -> Any:
+        """Remove entities (titles or ids) and every relationship that touches them, in place."""
+        from .edit import delete_entities
+
+        return delete_entities(self, names)
+
+    def delete_documents(self, docs: Any) -> Any:
+        """Remove documents (ids or titles), in place: their text units, the entities and
+        relationships only they supported, and their claims. What lost some of its sources
+        gets its description marked stale."""
+        from .edit import delete_documents
+
+        return delete_documents(self, docs)
+
+    @property
+    def stale(self) -> dict[str, int]:
+        """What edits left out of date, by kind: ``{"descriptions": 1, "community reports": 2,
+        "embeddings": 3}`` (empty when nothing is). The ids are in ``meta["stale"]``."""
+        from .edit import stale_counts
+
+        return stale_counts(self.meta)
+
+    def refresh(self, *, llm: Any = None, embedding_model: Any = None, **kw: Any) -> Any:
+        """Redo only what is stale, with the index's own models; returns what it did and cost.
+
+        Joined descriptions get a summary where the build would write one; descriptions that
+        lost sources are re-derived from their remaining text units; stale community reports
+        are rewritten; changed entities and reports are re-embedded. The standard method uses
+        ``llm`` (default: the one the index was built with, else LM Studio's loaded LLM); the
+        fast method needs none. Every call goes through the LLM cache (``cache_dir``). Other
+        keywords: ``cache_dir``, ``concurrency``, ``retries``, ``prompts``, ``progress``.
+        """
+        from .edit import refresh
+
+        return refresh(self, llm=llm, embedding_model=embedding_model, **kw)
+
+    def copy(self) -> GraphIndex:
+        """An independent copy (tables, embeddings and metadata), e.g. to keep before editing."""
+        import copy
+
+        return GraphIndex(**{name: df.copy() for name, df in self.tables().items()},
+                          embeddings={k: v.copy() for k, v in self.embeddings.items()},
+                          embedding_model=self.embedding_model,
+                          embedding_dim=self.embedding_dim,
+                          stats=None if self.stats is None else self.stats.copy(),
+                          meta=copy.deepcopy(self.meta))
 
     # ------------------------------------------------------------------- I/O
     @classmethod

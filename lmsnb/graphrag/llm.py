@@ -197,6 +197,18 @@ def resolve_embedder(model: str | Embedder | None | bool) -> Embedder | None:
     return model
 
 
+def default_embedder() -> tuple[Embedder, str]:
+    """What ``embedding_model=None`` means for an index, and why: the first embedding model
+    loaded in LM Studio (what ``lmsnb.embed`` uses), else the offline :class:`LocalEmbedder`."""
+    from ..errors import LmsnbError
+
+    try:
+        key = _conn().default_model("embedding")
+    except LmsnbError as exc:
+        return LocalEmbedder(), f"offline lexical embedder: {exc.message}"
+    return LMStudioEmbedder(key), "the embedding model loaded in LM Studio"
+
+
 def _config_error(message: str, hint: str) -> Exception:
     from ..errors import ConfigError
 

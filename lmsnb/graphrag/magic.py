@@ -19,7 +19,7 @@ from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..errors import ConfigError
-from ..magics import guard, parse_flags
+from ..magics import guard, parse_flags, plain_help
 from .query import METHODS, QueryResult, run_query
 
 __all__ = ["GraphRAGMagics", "register"]
@@ -35,6 +35,7 @@ class GraphRAGMagics(Magics):
 
     last: QueryResult | None = None
 
+    @plain_help("%%")
     @magic_arguments()
     @argument("index", help="name of a GraphIndex variable in the notebook")
     @argument("-m", "--method", default="local", help=f"one of {', '.join(METHODS)}")
@@ -56,7 +57,7 @@ class GraphRAGMagics(Magics):
         """Ask a GraphIndex a question (local, global, basic or DRIFT search).
 
         The answer streams into the cell; its citations follow as an expandable table. Notebook
-        variables are interpolated with ``{name}``. Example::
+        variables are filled in with {name}. Example:
 
             %%graphrag_query idx --method local --top-k 5 -o res
             Who is Scrooge, and how does he change?

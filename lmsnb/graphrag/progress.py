@@ -1,7 +1,9 @@
 """Live progress per stage, token/time accounting, and the thread pool the stages share.
 
-Progress is deliberately thin: an ipywidgets bar when running inside a Jupyter kernel, one text
-line per stage (and every ~10 % of a long stage) elsewhere, nothing with ``progress=False``.
+Progress is deliberately thin: inside a Jupyter kernel one bar per stage (lmsnb's ProgressBar,
+which leaves "community_reports 2/2 — 4.9 s" as static output when the stage ends, so a saved
+notebook keeps it), one text line per stage (and every ~10 % of a long stage) elsewhere, nothing
+with ``progress=False``.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ class Accounting:
     """Thread-safe per-stage totals; :meth:`table` is the ``idx.stats`` DataFrame.
 
     ``calls`` counts every request the stage made (cached or not); ``cached_calls`` how many came
-    from the cache; tokens count only calls actually paid for in this run, plus what cached calls
-    originally cost in ``cached_*`` (kept apart so a resumed run shows what it saved).
+    from the cache; tokens count only calls actually paid for in this run. ``seconds`` is the
+    stage's wall-clock time; ``model_seconds`` adds up how long each model call took, so with
+    calls in parallel it is larger than ``seconds`` (their ratio is the parallelism achieved).
     """
 
     def __init__(self) -> None:
@@ -109,7 +112,7 @@ class Progress:
         self.callback = mode if callable(mode) else None
         self.enabled = bool(mode)
         self.widgets = self.enabled and self.callback is None and mode != "text" and _in_kernel()
-        self._bar: Any = None
+        self._bars: dict[str, Any] = {}
 
     def stage(self, name: str, total: int) -> StageProgress:
         return StageProgress(self, name, total)
@@ -133,19 +136,15 @@ class Progress:
             print(f"[lmsnb.graphrag] {name}: {done}/{total}", file=sys.stderr, flush=True)
 
     def _widget(self, name: str, done: int, total: int, final: bool, seconds: float) -> None:
-        import ipywidgets as w
-        from IPython.display import display
+        from ..widgets.progress import ProgressBar
 
-        if self._bar is None:
-            self._bar = (w.IntProgress(min=0, max=max(total, 1), layout=w.Layout(width="40%")),
-                         w.HTML())
-            display(w.HBox(list(self._bar)))
-        bar, label = self._bar
-        bar.max = max(total, 1)
-        bar.value = done
-        bar.bar_style = "success" if final else ""
-        suffix = f" — {seconds:.1f} s" if final else ""
-        label.value = f"<code>{name}</code> {done}/{total}{suffix}"
+        bar = self._bars.get(name)
+        if bar is None:
+            bar = self._bars[name] = ProgressBar(name)
+        bar(done, total)
+        if final:
+            bar.finish(f"{name} {done}/{total} — {seconds:.1f} s")
+            del self._bars[name]
 
 
 class StageProgress:

@@ -2,7 +2,10 @@
 
 Answers stream through the same ``StreamView`` as ``%%lms_chat`` (worker thread, throttled),
 so the kernel stays idle and Stop reaches it. The history above shows finished turns; a
-stopped answer keeps its partial text, marked "stopped". Enter in the input box sends.
+stopped answer keeps its partial text, marked "■ stopped". Enter in the input box sends.
+History and the streaming answer share one scroll area of fixed height that stays at the
+newest message, so a long chat does not push the notebook down. After each turn the output's
+static view (the conversation) is brought up to date for the saved notebook.
 """
 
 from __future__ import annotations
@@ -16,20 +19,22 @@ import ipywidgets as w
 from .. import chat, models
 from ..errors import LmsnbError
 from .markdown import render_markdown
+from .output import LiveOutput, Static
 from .stream import CSS as STREAM_CSS
-from .stream import StreamView
+from .stream import STOPPED, StreamView, stopped_mark
 
 __all__ = ["ChatPanel"]
 
+HEIGHT = "480px"  # the scroll area; the panel never grows past it
+# Inline styles carry the look of a message (a saved, sanitised notebook drops <style>);
+# the CSS below only refines it in the live widget.
+_MSG = "margin:6px 0;padding:6px 10px;border-radius:6px;line-height:1.5;overflow-wrap:anywhere"
+_ROLE_STYLE = {"user": "background-color:rgba(128,128,128,0.12)",
+               "assistant": "border-left:3px solid #1976d2",
+               "system": "font-style:italic;color:#777"}
 CSS = """<style>
-.lmsnb-panel-history .lmsnb-msg{margin:6px 0;padding:6px 10px;border-radius:6px;
- font-size:var(--jp-content-font-size1,14px);line-height:1.5;overflow-wrap:anywhere}
-.lmsnb-panel-history .lmsnb-user{background:var(--jp-layout-color2,#f0f0f0)}
-.lmsnb-panel-history .lmsnb-assistant{border-left:3px solid var(--jp-brand-color1,#1976d2)}
-.lmsnb-panel-history .lmsnb-system{color:var(--jp-ui-font-color2,#777);font-style:italic}
+.lmsnb-panel-history .lmsnb-msg{font-size:var(--jp-content-font-size1,14px)}
 .lmsnb-panel-history .lmsnb-role{font-size:12px;font-weight:600;color:var(--jp-ui-font-color2,#666)}
-.lmsnb-panel-history .lmsnb-stopped-mark{font-size:12px;color:var(--jp-warn-color1,#b26a00);
- margin-left:6px}
 .lmsnb-panel-history .lmsnb-msg p:first-of-type{margin-top:2px}
 .lmsnb-panel-history .lmsnb-msg p:last-child{margin-bottom:0}
 .lmsnb-panel-history pre{background:var(--jp-layout-color2,#f5f5f5);padding:6px 8px;
@@ -66,6 +71,12 @@ class ChatPanel:
         self.reset_button.add_class("lmsnb-panel-reset")
         self.live = w.VBox()
         self.live.add_class("lmsnb-panel-live")
+        # column-reverse around one inner box: the scroll position stays at the newest message
+        self.scroll = w.VBox([w.VBox([self.history, self.live],
+                                     layout=w.Layout(flex="0 0 auto"))],
+                             layout=w.Layout(max_height=HEIGHT, overflow="auto",
+                                             flex_flow="column-reverse"))
+        self.scroll.add_class("lmsnb-panel-scroll")
         self.send_button.on_click(lambda _b: self.send())
         self.stop_button.on_click(lambda _b: self.stop())
         self.reset_button.on_click(lambda _b: self.reset())
@@ -74,19 +85,38 @@ class ChatPanel:
         row = w.Layout(align_items="center", width="100%")
         self.widget = w.VBox([
             w.HBox([self.model, self.refresh_button], layout=row),
-            self.history, self.live,
+            self.scroll,
             w.HBox([self.input, self.send_button, self.stop_button, self.reset_button],
                    layout=row),
         ], layout=w.Layout(max_width="900px"))
         self.widget.add_class("lmsnb-chat-panel")
         self.view: StreamView | None = None
+        self.output = LiveOutput(self.widget, Static(""), interactive=True)
         self._load_models()
         self._render_history()
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
+        if self.output.shown:
+            from IPython.display import display
 
-        display(self.widget)
+            display(self.widget)
+        else:
+            self.output.static = self.static()
+            self.output.show()
+
+    def static(self) -> Static:
+        """The conversation as static HTML + text: what a saved notebook shows of the panel."""
+        title = f"lmsnb chat panel, session {self.session_name!r} (run the cell to chat)"
+        lines = [title]
+        for msg in self.session.history:
+            mark = f" [{STOPPED}]" if msg.get("stopped") else ""
+            lines.append(f"{msg.get('role')}{mark}: {msg.get('content', '')}")
+        box = (f"max-height:{HEIGHT};overflow-y:auto;display:flex;"
+               "flex-direction:column-reverse")
+        return Static("\n\n".join(lines),
+                      f'<div class="lmsnb-chat-panel lmsnb-static">'
+                      f'<div style="color:#777;font-size:12px">{html.escape(title)}</div>'
+                      f'<div style="{box}"><div>{self._messages_html()}</div></div></div>')
 
     def _on_input_msg(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
         if content.get("event") == "submit":
@@ -109,19 +139,25 @@ class ChatPanel:
                 self.model.value = choice
                 break
 
-    def _render_history(self) -> None:
-        parts = [CSS, STREAM_CSS]
-        for msg in self.session.history:
+    def _messages_html(self) -> str:
+        parts = []
+        for i, msg in enumerate(self.session.history):
             role = str(msg.get("role"))
-            body = render_markdown(str(msg.get("content", "")))
-            mark = ("<span class='lmsnb-stopped-mark'>■ stopped</span>"
-                    if msg.get("stopped") else "")
+            body = render_markdown(str(msg.get("content", "")), doc_id=f"m{i}")
+            mark = f" {stopped_mark()}" if msg.get("stopped") else ""
             cls = "lmsnb-msg lmsnb-" + html.escape(role) + (" lmsnb-stopped" if mark else "")
-            parts.append(f"<div class='{cls}'><div class='lmsnb-role'>{html.escape(role)}"
-                         f"{mark}</div>{body}</div>")
-        if not self.session.history:
+            style = f"{_MSG};{_ROLE_STYLE.get(role, '')}"
+            parts.append(f'<div class="{cls}" style="{style}"><div class="lmsnb-role" '
+                         f'style="font-size:12px;font-weight:600">{html.escape(role)}{mark}'
+                         f"</div>{body}</div>")
+        if not parts:
             parts.append("<div class='lmsnb-panel-empty'>No messages yet.</div>")
-        self.history.value = "".join(parts)
+        return "".join(parts)
+
+    def _render_history(self) -> None:
+        """Show the history, and make it what the saved notebook shows of the panel."""
+        self.history.value = CSS + STREAM_CSS + self._messages_html()
+        self.output.keep(self.static())
 
     def send(self, text: str | None = None) -> None:
         """Send the input box (or ``text``) and stream the answer into the panel."""

@@ -3,12 +3,15 @@
 Loads run in a worker thread so the kernel stays free (and the rest of the notebook stays
 usable) while the bar fills. The loaded-models table refreshes after every action and, while
 the widget is open, polls the server every few seconds — so a model loaded from another cell,
-or unloaded by its TTL, shows up without pressing refresh.
+or unloaded by its TTL, shows up without pressing refresh. After each change the output's
+static view (status line and loaded table) is brought up to date, so a saved notebook shows
+what was loaded rather than the widget's repr.
 """
 
 from __future__ import annotations
 
 import html
+import re
 import threading
 import time
 import weakref
@@ -16,22 +19,20 @@ from typing import Any
 
 import ipywidgets as w
 
-from .. import models
-from ..errors import LmsnbError
+from .. import human, models
+from ..errors import ConfigError, LmsnbError
+from .output import LiveOutput, Static
+from .progress import ProgressBar
 from .stream import in_kernel
 
 __all__ = ["ModelManager"]
 
 _newest: weakref.ref[ModelManager] | None = None  # the manager that polls
 
-CSS = """<style>
-.lmsnb-loaded{border-collapse:collapse;font-size:var(--jp-ui-font-size1,13px);margin-top:4px}
-.lmsnb-loaded th,.lmsnb-loaded td{border:1px solid var(--jp-border-color2,#ddd);padding:2px 8px;
- text-align:left;white-space:nowrap}
-.lmsnb-loaded th{background:var(--jp-layout-color2,#f3f3f3);font-weight:600}
-.lmsnb-loaded td.num{text-align:right}
-.lmsnb-mm-status{font-size:var(--jp-ui-font-size1,13px)}
-</style>"""
+# inline styles: the same table is the static view of a saved (sanitised) notebook
+_CELL = "border:1px solid #ddd;padding:2px 8px;white-space:nowrap;text-align:{}"
+_TH = _CELL.format("left") + ";background-color:#f3f3f3;font-weight:600"
+_MUTED = "color:#777;font-size:12px"
 
 
 def _label(text: str, width: str = "64px") -> w.HTML:
@@ -55,7 +56,7 @@ class ModelManager:
         self.ttl = w.Text(placeholder="e.g. 600, 10m, 1h (blank: none)",
                           layout=w.Layout(width="230px"))
         self.ttl.add_class("lmsnb-mm-ttl")
-        self.context = w.IntText(value=0, layout=w.Layout(width="100px"))
+        self.context = w.Text(placeholder="default", layout=w.Layout(width="100px"))
         self.context.add_class("lmsnb-mm-context")
         self.gpu = w.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05, readout_format=".0%",
                                  description="GPU offload",
@@ -65,10 +66,7 @@ class ModelManager:
                                        layout=w.Layout(width="auto"))
         self.load_button = w.Button(description="Load", icon="download", button_style="primary")
         self.load_button.add_class("lmsnb-mm-load")
-        self.progress = w.FloatProgress(value=0.0, min=0.0, max=1.0, bar_style="info",
-                                        layout=w.Layout(width="300px"))
-        self.progress.add_class("lmsnb-progress")
-        self.percent = w.HTML(self._percent_html(), layout=w.Layout(width="60px"))
+        self.progress = ProgressBar("", display_now=False)
         self.instances = w.Dropdown(layout=w.Layout(width="300px"))
         self.instances.add_class("lmsnb-mm-instances")
         self.unload_button = w.Button(description="Unload", icon="eject")
@@ -84,27 +82,45 @@ class ModelManager:
             w.HBox([_label("model"), self.picker, self.refresh_button], layout=w.Layout(**row)),
             w.HBox([_label("TTL"), self.ttl, _label("context", "56px"), self.context,
                     self.gpu, self.new_instance], layout=w.Layout(**row)),
-            w.HBox([_label(""), self.load_button, self.progress, self.percent],
+            w.HBox([_label(""), self.load_button, self.progress.widget],
                    layout=w.Layout(**row)),
             w.HBox([_label("loaded"), self.instances, self.unload_button],
                    layout=w.Layout(**row)),
             self.status, self.table,
         ])
         self.widget.add_class("lmsnb-model-manager")
-        self.context.tooltip = "0 = the model's default"
+        self.context.tooltip = "context length in tokens; blank = the model's default"
+        self.output = LiveOutput(self.widget, Static(""), interactive=True)
         self._busy = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._snapshot: Any = None
-        self._last_progress = 0.0
+        self._loaded: Any = None
         self.poll = poll
         self._poller: threading.Thread | None = None
         self.refresh()
         self._start_polling()
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
+        if self.output.shown:
+            from IPython.display import display
 
-        display(self.widget)
+            display(self.widget)
+        else:
+            self.output.static = self.static()
+            self.output.show()
+
+    def static(self) -> Static:
+        """Status line and loaded table: what a saved notebook shows of the manager."""
+        title = "lmsnb model manager (run the cell to use it)"
+        status = _strip_tags(self.status.value)
+        lines = [title] + ([status] if status else [])
+        if self._loaded is not None:
+            lines += [f"{r.identifier}: {r.type}, context {human.number(r.context_length)}"
+                      f"{f', TTL {human.duration(r.ttl)}' if _known(r.ttl) else ''}"
+                      for r in self._loaded.itertuples()] or ["no model loaded"]
+        return Static("\n".join(lines),
+                      f'<div class="lmsnb-model-manager lmsnb-static"><div style="{_MUTED}">'
+                      f"{html.escape(title)}</div>{self.status.value}{self.table.value}</div>")
 
     # -- state -----------------------------------------------------------------------------
 
@@ -118,18 +134,17 @@ class ModelManager:
                 self._say(str(exc), error=True)
                 self._snapshot = None  # stops the poller; the refresh button restarts it
                 return
-            snapshot = (tuple(down["key"]), tuple(down["loaded"]),
-                        tuple(map(tuple, loaded[["identifier", "type", "context_length"]]
-                                  .astype(str).values)))
+            snapshot = (tuple(down["key"]), tuple(down["instances"]), _signature(loaded))
             if snapshot == self._snapshot:
                 return
             self._snapshot = snapshot
+            self._loaded = loaded
             keep = self.picker.value
             self.picker.options = [
                 (f"{k}  ·  {t}{f'  ·  {_size(s)}' if _size(s) else ''}"
                  f"{f'  ·  loaded ×{n}' if n > 1 else '  ·  loaded' if n else ''}", k)
-                for k, t, s, n in zip(down["key"], down["type"], down["size_gb"], down["loaded"],
-                                      strict=True)]
+                for k, t, s, n in zip(down["key"], down["type"], down["size_gb"],
+                                      down["instances"], strict=True)]
             keys = list(down["key"])
             # a Dropdown whose options change shows a blank choice: keep or pick one
             self.picker.value = keep if keep in keys else (keys[0] if keys else None)
@@ -139,15 +154,8 @@ class ModelManager:
             self.instances.value = keep_inst if keep_inst in idents else (
                 idents[0] if idents else None)
             self.unload_button.disabled = not idents
-            rows = "".join(
-                f"<tr><td>{html.escape(str(r.identifier))}</td><td>{html.escape(str(r.key))}</td>"
-                f"<td>{html.escape(str(r.type))}</td><td class='num'>{_num(r.context_length)}</td>"
-                f"<td class='num'>{_size(r.size_gb)}</td></tr>" for r in loaded.itertuples())
-            if not rows:
-                rows = "<tr><td colspan='5'><i>no model loaded</i></td></tr>"
-            self.table.value = (f"{CSS}<table class='lmsnb-loaded'><tr><th>loaded instance</th>"
-                                "<th>model</th><th>type</th><th>context</th><th>size</th></tr>"
-                                f"{rows}</table>")
+            self.table.value = _table_html(loaded)
+        self.output.keep(self.static())
 
     def _manual_refresh(self) -> None:
         self._snapshot = None
@@ -181,10 +189,7 @@ class ModelManager:
                 if me._busy.locked():  # an action refreshes at its end
                     continue
                 try:
-                    loaded = models.loaded()
-                    sig = tuple(map(tuple, loaded[["identifier", "type", "context_length"]]
-                                    .astype(str).values))
-                    if sig != me._loaded_signature():
+                    if _signature(models.loaded()) != me._loaded_signature():
                         me._snapshot = None
                         me.refresh()
                 except Exception:  # noqa: BLE001 - polling must never raise into the kernel
@@ -198,8 +203,9 @@ class ModelManager:
         self._poller.start()
 
     def _say(self, text: str, *, error: bool = False) -> None:
-        color = "var(--jp-error-color1,#b00020)" if error else "var(--jp-ui-font-color1)"
-        self.status.value = f"<span style='color:{color}'>{html.escape(text)}</span>"
+        style = "color:#b00020" if error else ""
+        self.status.value = (f'<div class="lmsnb-mm-status-line" style="{style}">'
+                             f"{html.escape(text)}</div>")
 
     def _spawn(self, fn: Any) -> None:
         if not self._busy.acquire(blocking=False):
@@ -224,46 +230,37 @@ class ModelManager:
 
     # -- actions ---------------------------------------------------------------------------
 
-    @staticmethod
-    def _percent_html(value: float = 0.0, note: str = "") -> str:
-        return (f"<span class='lmsnb-progress-label'>{value:.0%}"
-                f"{html.escape(note)}</span>")
-
-    def _set_progress(self, value: float) -> None:
-        self.progress.value = value
-        self.percent.value = self._percent_html(value)
-
-    def _progress(self, value: float) -> None:
-        # the SDK calls this often; send at most ~20 updates a second (the last one always)
-        now = time.monotonic()
-        if value < 1.0 and now - self._last_progress < 0.05:
-            return
-        self._last_progress = now
-        self._set_progress(value)
+    def _context(self) -> int | None:
+        text = self.context.value.strip().replace(",", "").replace("_", "")
+        if not text:
+            return None
+        if not text.isdigit() or int(text) <= 0:
+            raise ConfigError(f"context {self.context.value.strip()!r} is not a number of "
+                              "tokens", hint="e.g. 8192, or leave it blank for the default")
+        return int(text)
 
     def _load(self) -> None:
         key = self.picker.value
         if not key:
             self._say("pick a model first", error=True)
             return
-        self._set_progress(0.0)
-        self.progress.bar_style = "info"
+        context = self._context()  # a typo fails before anything is loaded
         ttl = self.ttl.value.strip() or None
+        self.progress.reset(f"loading {key}")
         self._say(f"loading {key}…")
         try:
             info = models.load(key, new_instance=self.new_instance.value, ttl=ttl,
-                               context_length=self.context.value or None,
-                               gpu=self.gpu.value, progress=False, on_progress=self._progress)
+                               context_length=context, gpu=self.gpu.value, progress=False,
+                               on_progress=self.progress)
         except BaseException:
-            self.progress.bar_style = "danger"
+            self.progress.finish(ok=False)
             raise
-        self._set_progress(1.0)
-        self.progress.bar_style = "success"
-        ident = info.get("identifier")
-        self._say(f"loaded {ident} (context {_num(info.get('context_length'))}"
-                  f"{f', TTL {ttl}' if ttl else ''})")
+        line = models.loaded_line(key, info)
+        self.progress.finish(line)
+        self._say(line)
         self._snapshot = None
         self.refresh()
+        ident = info.get("identifier")
         if ident in self.instances.options:
             self.instances.value = ident
 
@@ -274,21 +271,48 @@ class ModelManager:
             return
         self._say(f"unloading {ident}…")
         models.unload(ident)
-        self._set_progress(0.0)
-        self.progress.bar_style = "info"
+        self.progress.reset("")
         self._say(f"unloaded {ident}")
 
 
-def _num(value: Any) -> str:
-    try:
-        return f"{int(value):,}"
-    except (TypeError, ValueError):
-        return "–"
+def _signature(loaded: Any) -> Any:
+    return tuple(map(tuple, loaded[["identifier", "type", "context_length", "ttl"]]
+                     .astype(str).values))
 
 
-def _size(value: Any) -> str:
+def _known(value: Any) -> bool:
+    import pandas as pd
+
+    return not pd.isna(value)
+
+
+def _size(gb: Any) -> str:
     try:
-        v = float(value)
+        return human.size(float(gb) * 1e9)
     except (TypeError, ValueError):
         return ""
-    return "" if v != v or v <= 0 else f"{v:.1f} GB"
+
+
+def _strip_tags(markup: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", markup)).strip()
+
+
+def _table_html(loaded: Any) -> str:
+    """The loaded instances; the model key only where the instance is named otherwise."""
+    head = "".join(f'<th style="{_TH}">{h}</th>'
+                   for h in ("loaded instance", "type", "context", "TTL", "size"))
+    left, right = _CELL.format("left"), _CELL.format("right")
+    rows = []
+    for r in loaded.itertuples():
+        name = html.escape(str(r.identifier))
+        if r.identifier != r.key:
+            name += f' <span style="{_MUTED}">({html.escape(str(r.key))})</span>'
+        ttl = human.duration(r.ttl) if _known(r.ttl) else ""
+        rows.append(f'<tr><td style="{left}">{name}</td><td style="{left}">'
+                    f'{html.escape(str(r.type))}</td><td style="{right}">'
+                    f'{human.number(r.context_length)}</td><td style="{right}">{ttl}</td>'
+                    f'<td style="{right}">{_size(r.size_gb)}</td></tr>')
+    if not rows:
+        rows = [f'<tr><td colspan="5" style="{left}"><i>no model loaded</i></td></tr>']
+    return (f'<table class="lmsnb-loaded" style="border-collapse:collapse;font-size:13px;'
+            f'margin-top:4px"><tr>{head}</tr>{"".join(rows)}</table>')

@@ -5,12 +5,16 @@ Why it looks like this (measured, see ``reference/widget-stack.md``):
 - A worker thread consumes the event iterator and flushes the accumulated text into one
   ``widgets.HTML`` at most every ``interval`` seconds (40 ms), plus a final flush — never one
   update per token (bursts lag and can stall the browser; ``Output.append_stdout`` is O(n²)).
+  Each flush re-renders the whole markdown, so the gap also grows with the render time (a long
+  answer is never re-rendered more than a fifth of the time): the kernel stays responsive.
 - A busy kernel does not process widget clicks. So ``start()`` returns at once and the kernel
   stays idle while the worker streams; the Stop button then reaches the kernel and calls
   ``cancel()`` on the stream, which stops the server and keeps the partial answer.
   ``wait()`` blocks instead (``render_stream`` does); there a kernel interrupt
   (``KeyboardInterrupt``) cancels the same way. ``wait_pending()`` is the barrier the magics run
   before each cell so "Run All" still runs cells in order.
+- When the stream ends the widget is replaced by static HTML + text (``LiveOutput``), which the
+  saved notebook keeps; a stopped answer is marked "■ stopped", like in the chat panel.
 - Outside a kernel (terminal, pytest) the text is printed as it arrives.
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import contextvars
 import html
+import secrets
 import sys
 import threading
 import time
@@ -26,9 +31,13 @@ from typing import Any
 
 from ..events import Done, Event, FirstToken, Fragment, PromptProgress, ToolCall
 from .markdown import render_code, render_markdown, render_text
+from .output import LiveOutput, Static
 
-__all__ = ["StreamView", "render_stream", "start_stream", "wait_pending", "pending", "in_kernel"]
+__all__ = ["StreamView", "render_stream", "start_stream", "wait_pending", "pending", "in_kernel",
+           "STOPPED"]
 
+STOPPED = "■ stopped"  # how a stopped answer is marked, here and in the chat panel
+RENDER_SHARE = 0.2  # re-render the markdown at most this share of the time
 FORMATS = ("markdown", "text", "code")
 CSS = """<style>
 .lmsnb-stream{font-size:var(--jp-content-font-size1,14px);line-height:1.5}
@@ -53,12 +62,18 @@ def in_kernel() -> bool:
     return ip is not None and getattr(ip, "kernel", None) is not None
 
 
-def render_body(text: str, fmt: str) -> str:
+def render_body(text: str, fmt: str, *, doc_id: str | None = None) -> str:
     if fmt == "text":
         return render_text(text)
     if fmt == "code":
         return render_code(text)
-    return render_markdown(text)
+    return render_markdown(text, doc_id=doc_id)
+
+
+def stopped_mark() -> str:
+    """The "■ stopped" badge (inline style: it must survive the sanitizer of a saved notebook)."""
+    return (f'<span class="lmsnb-stopped-mark" style="font-size:12px;color:#b26a00;'
+            f'font-weight:600">{STOPPED}</span>')
 
 
 class StreamView:
@@ -85,7 +100,9 @@ class StreamView:
         self._thread: threading.Thread | None = None
         self._widgets = in_kernel()
         self._display_now = display_now
-        self._handle: Any = None
+        self._render_seconds = 0.0
+        self._doc_id = secrets.token_hex(3)  # footnote anchors of this answer only
+        self.output: LiveOutput | None = None
         self.widget: Any = None
         if self._widgets:
             self._build()
@@ -115,11 +132,20 @@ class StreamView:
                          f"{render_text(self.reasoning)}</details>")
         for call in self.tools:
             parts.append(_tool_html(call))
-        parts.append(f'<div class="lmsnb-answer">{render_body(self.text, self.fmt)}</div>')
+        t0 = time.perf_counter()
+        body = render_body(self.text, self.fmt, doc_id=self._doc_id)
+        self._render_seconds = time.perf_counter() - t0
+        parts.append(f'<div class="lmsnb-answer">{body}</div>')
+        if self.stopped:
+            parts.append(f"<div>{stopped_mark()}</div>")
         if self.error is not None:
             parts.append(f'<div class="lmsnb-error">{html.escape(str(self.error))}</div>')
         parts.append("</div>")
         return "".join(parts)
+
+    @property
+    def stopped(self) -> bool:
+        return self.done is not None and self.done.stopped
 
     def _footer_html(self) -> str:
         cls = "lmsnb-footer lmsnb-done" if self.done is not None else "lmsnb-footer"
@@ -132,10 +158,9 @@ class StreamView:
             self.footer.value = self._footer_html()
 
     def _show(self) -> None:
-        if self._widgets and self._display_now and self._handle is None:
-            from IPython.display import display
-
-            self._handle = display(self.widget, display_id=True)
+        if self._widgets and self._display_now and self.output is None:
+            what = f"{self.title}: " if self.title else ""
+            self.output = LiveOutput(self.widget, Static(f"[{what}answer streaming…]")).show()
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -172,7 +197,7 @@ class StreamView:
                     self.status = event.stats.summary()
                     continue
                 now = time.monotonic()
-                if now - last >= self.interval:
+                if now - last >= max(self.interval, self._render_seconds / RENDER_SHARE):
                     last = now
                     self._flush()
         except BaseException as exc:  # noqa: BLE001 - shown in the view, re-raised by wait()
@@ -183,11 +208,11 @@ class StreamView:
                 self.status = "ended without a result"
             if self._widgets:
                 self.stop_button.disabled = True
-                if self.done is not None and self.done.stopped:
+                if self.stopped:
                     self.stop_button.description = "Stopped"
             self._flush()
             if printing and self.error is None:
-                print(f"\n[{self.status}]")
+                print(f"\n[{STOPPED} · {self.status}]" if self.stopped else f"\n[{self.status}]")
             elif printing and self.text:  # end the partial line; the error follows on stderr
                 print()
             self._finished.set()
@@ -258,24 +283,17 @@ class StreamView:
         """Stream and block until done (interrupt to stop)."""
         return self.start(events).wait()
 
+    def static(self) -> Static:
+        """The finished answer as static HTML + text (what the saved notebook keeps)."""
+        status = f"{STOPPED} · {self.status}" if self.stopped else self.status
+        plain = self.text + (f"\n\n{self.error}" if self.error else "") + f"\n[{status}]"
+        return Static(plain, f'<div class="lmsnb-stream-view lmsnb-static">{self._html()}'
+                             f"{self._footer_html()}</div>")
+
     def finalize_display(self) -> None:
-        """Replace the live widget by static HTML + text, which the saved notebook keeps.
-
-        JupyterLab does not save widget state, so without this a reopened notebook would show
-        no answer. ``update_display`` works from the streaming thread after the cell ended
-        (checked in JupyterLab 4 and nbclient).
-        """
-        if self._handle is None or not self._finished.is_set():
-            return
-        plain = self.text + (f"\n\n{self.error}" if self.error else "") + f"\n[{self.status}]"
-        static = (f'<div class="lmsnb-stream-view lmsnb-static">{self._html()}'
-                  f"{_footer_static(self.status)}</div>")
-        self._handle.update({"text/html": static,
-                             "text/plain": plain}, raw=True)
-
-
-def _footer_static(status: str) -> str:
-    return f'<div class="lmsnb-footer lmsnb-done">{html.escape(status)}</div>'
+        """Replace the live widget by static HTML + text, which the saved notebook keeps."""
+        if self.output is not None and self._finished.is_set():
+            self.output.finish(self.static())
 
 
 def _tool_text(call: ToolCall) -> str:

@@ -90,6 +90,24 @@ def _check_index(index: Any, method: str, cfg: QueryConfig) -> None:
         basic.require_text_units(index)
 
 
+def _check_level(index: Any, level: int) -> None:
+    """A level asked for by name must exist: above the deepest one, every level is searched
+    and the answer would not be at the level the person thinks (``--level 5`` on a one-level
+    index). The default (2, GraphRAG's) is left alone."""
+    table = getattr(index, "communities", None)
+    if table is None or not len(table) or "level" not in table:
+        table = getattr(index, "community_reports", None)
+    if table is None or not len(table) or "level" not in table:
+        return
+    levels = sorted({int(x) for x in table["level"]})
+    if level > levels[-1]:
+        have = (f"level {levels[0]} only" if len(levels) == 1
+                else f"levels {levels[0]}–{levels[-1]}")
+        raise ConfigError(f"This index has no community level {level}: it has {have}",
+                          hint=f"use --level {levels[-1]} (community_level={levels[-1]}), the "
+                               "most detailed, or lower for broader communities")
+
+
 def resolve_models(index: Any, *, chat: Any = None, model: Any = None, embedder: Any = None,
                    embedding_model: Any = None, need_embedder: bool = True) -> tuple[Any, Any]:
     """``(chat, embedder)`` from objects or model keys; defaults: LM Studio's loaded LLM, and the
@@ -154,6 +172,8 @@ def run_query(index: Any, question: str, method: str = "local", *, chat: Any = N
     if not isinstance(question, str) or not question.strip():
         raise ConfigError("The question is empty", hint="write the question to ask")
     cfg = make_config(config, **params)
+    if {"community_level", "level"} & set(params):
+        _check_level(index, cfg.community_level)
     _check_index(index, method, cfg)
     sanity.explain_once(index, "queries")  # one line, the first time, if rows are skipped
     runner, sets = _METHODS[method]

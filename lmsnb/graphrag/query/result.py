@@ -154,10 +154,11 @@ class QueryResult:
         """An expandable ``<details>`` table of citations and context sizes (escaped)."""
         n_ctx = ", ".join(f"{k} {len(v)}" for k, v in self.context.items() if len(v))
         found = self.citations[self.citations["found"]] if len(self.citations) else self.citations
+        left = ' style="text-align:left;vertical-align:top"'  # notebooks right-align cells
         rows = "".join(
-            f"<tr><td>{html.escape(str(r.dataset))}</td><td>{int(r.short_id)}</td>"
-            f"<td>{html.escape(_clip(str(r.text), 300))}</td>"
-            f"<td>{'yes' if r.in_context else 'no'}</td></tr>"
+            f"<tr><td{left}>{html.escape(str(r.dataset))}</td><td{left}>{int(r.short_id)}</td>"
+            f"<td{left}>{html.escape(_clip(str(r.text), 300))}</td>"
+            f"<td{left}>{'yes' if r.in_context else 'no'}</td></tr>"
             for r in found.itertuples())
         missing = len(self.citations) - len(found)
         extra = f" ({missing} cited ids not in the index)" if missing else ""
@@ -167,8 +168,8 @@ class QueryResult:
             f"{len(found)} citations{html.escape(extra)} · context: {html.escape(n_ctx or 'none')}"
             f" · {s['llm_calls']} LLM calls, {s['prompt_tokens']:,} prompt / "
             f"{s['completion_tokens']:,} completion tokens, {s['seconds']:.2f} s</summary>"
-            "<table><thead><tr><th>dataset</th><th>id</th><th>text</th><th>in context</th>"
-            f"</tr></thead><tbody>{rows}</tbody></table></details>")
+            f"<table><thead><tr><th{left}>dataset</th><th{left}>id</th><th{left}>text</th>"
+            f"<th{left}>in context</th></tr></thead><tbody>{rows}</tbody></table></details>")
 
     def _repr_html_(self) -> str:
         return (f"<div><b>{html.escape(self.method)} search</b>: "
