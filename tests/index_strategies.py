@@ -128,8 +128,8 @@ def indexes(draw: st.DrawFn, *, max_entities: int = 10, max_relationships: int =
     if n_ent >= 2 and draw(st.booleans()):  # a duplicate title
         ent_titles[-1] = ent_titles[0]
     ent_ids = [_hex(i, "e") for i in range(n_ent)]
-    if n_ent >= 2 and draw(st.integers(0, 9)) == 0:  # a duplicate id
-        ent_ids[-1] = ent_ids[0]
+    if n_ent >= 2 and draw(st.integers(0, 9)) == 0:  # a row twice (two indexes concatenated)
+        ent_ids[-1], ent_titles[-1] = ent_ids[0], ent_titles[0]
     unit_choice = st.lists(st.sampled_from(unit_ids + ["u-not-in-the-table"]), max_size=3,
                            unique=True) if unit_ids else st.just([])
     entities = pd.DataFrame({

@@ -149,12 +149,13 @@ def weights(values: Iterable[Any]) -> Weights:
 
 
 def cluster_weights(values: Iterable[Any]) -> np.ndarray:
-    """Weights for Leiden: usable, and scaled down when their sum would overflow (graspologic
-    refuses infinite totals; modularity does not change when all weights are scaled)."""
+    """Weights for Leiden: usable, and scaled down when they are so large that graspologic's
+    sums overflow (it refuses a single weight of 1e308); modularity does not change when all
+    weights are scaled alike, so ordinary weights are passed as they are."""
     w = weights(values).value
     with np.errstate(over="ignore"):
         total = w.sum()
-    return w / w.max() if len(w) and not np.isfinite(total) else w
+    return w / w.max() if len(w) and not total < 1e150 else w
 
 
 # ---------------------------------------------------------------------------------- titles
