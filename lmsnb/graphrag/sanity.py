@@ -440,7 +440,7 @@ def findings(index: Any) -> Findings:
         c.add("relationships", "weight_nonpositive", w.nonpositive,
               "relationship weight is 0 or less", "relationship weights are 0 or less",
               "counted as the smallest positive weight",
-              numbers(_col(rels, "weight"))[w.nonpositive])
+              numbers(_col(rels, "weight"))[w.nonpositive].drop_duplicates())
         c.add("relationships", "weight_infinite", w.infinite,
               "relationship weight is infinite", "relationship weights are infinite",
               "counted as the largest finite weight")
