@@ -20,6 +20,9 @@ REPO = Path(__file__).parents[1]
 @pytest.fixture(scope="module")
 def sim():
     with Simulator(port=0, timing=Timing(), behaviour="graphrag") as s:
+        # Query contexts (~8k tokens) need more than LM Studio's default 4,096-token load.
+        s.unload("qwen2.5-7b-instruct")
+        s.load("qwen2.5-7b-instruct", context_length=32768)
         lmsnb.client.connect(s.host)
         yield s
 
