@@ -159,19 +159,57 @@ def test_local_context_follows_tables_edited_in_place(case, question, data):
 
 
 # ------------------------------------------------------------------------------------ update
-@given(case=indexes(max_entities=6, max_relationships=8))
-def test_update_adds_a_document_to_any_index(case):
+@given(case=indexes(max_entities=6, max_relationships=8),
+       method=st.sampled_from(["standard", "fast"]), remove_missing=st.sampled_from([None, True]))
+def test_update_adds_a_document_to_any_index(case, method, remove_missing):
+    """``update()`` on any index: the new document is in, and (unless the update was told to
+    drop what ``docs`` lacks, or rebuilt the fast graph) every usable entity is kept."""
     idx, _ = case
     usable = {t for t in sanity.text(idx.entities["title"]) if t.strip()}
     try:
-        new = idx.update(["Scrooge met Zoë in Ærøskøbing."], llm=StubChat(),
-                         embedding_model=False, cache_dir=None, progress=False)
+        new = idx.update(["Scrooge met Zoë in Ærøskøbing."], llm=StubChat(), method=method,
+                         remove_missing=remove_missing, embedding_model=False, cache_dir=None,
+                         progress=False)
     except LmsnbError as exc:
         event(f"refused: {exc.message[:40]}")
         assert exc.hint
         return
     event("updated")
     assert "Scrooge met Zoë in Ærøskøbing." in set(new.documents["text"])
-    assert usable <= set(new.entities["title"])
+    if method == "standard" and not remove_missing:
+        assert usable <= set(new.entities["title"])
     assert len(new.text_units) >= 1
 
+
+
+# ------------------------------------------------------------------------------ hand edits
+@given(case=indexes(max_entities=8, max_relationships=10), data=st.data())
+def test_editing_methods_on_any_index_edit_or_refuse_in_one_message(case, data):
+    """``merge_entities``/``rename_entity``/``delete_entities``/``delete_documents`` on any
+    index: the edit happens (and the index still validates and answers), or one message says
+    why not."""
+    idx, _ = case
+    titles = [t for t in sanity.text(idx.entities["title"]) if t.strip()] or ["SCROOGE"]
+    docs = [str(d) for d in idx.documents["id"]] or ["no such document"]
+    op = data.draw(st.sampled_from(["merge", "rename", "delete", "delete_documents"]), label="op")
+    picked = data.draw(st.lists(st.sampled_from(titles), min_size=1, max_size=3), label="names")
+    try:
+        if op == "merge":
+            idx.merge_entities(picked, into=data.draw(st.sampled_from([None, "ZOË", *titles])))
+        elif op == "rename":
+            idx.rename_entity(picked[0], data.draw(st.sampled_from(["ZOË", "北京", *titles])))
+        elif op == "delete":
+            idx.delete_entities(picked)
+        else:
+            idx.delete_documents(data.draw(st.sampled_from(docs)))
+    except LmsnbError as exc:
+        event(f"refused: {exc.message[:40]}")
+        assert exc.hint
+        return
+    event(f"edited: {op}")
+    idx.validate(quiet=True)
+    if len(idx.entities):
+        try:
+            idx.query("Who is Scrooge?", chat=StubChat(), embedder=EMB, progress=False)
+        except LmsnbError as exc:
+            assert exc.hint

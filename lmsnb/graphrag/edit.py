@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import GraphIndexError
+from . import sanity
 from .cache import DEFAULT_CACHE_DIR
 
 EMBEDDING_TABLES = {"entity_description": "entities", "text_unit_text": "text_units",
@@ -154,7 +155,7 @@ def find(df: pd.DataFrame, names: Any, what: str = "entity", col: str = "title",
     for a name merged away, the entity it is now part of: ``aliases``).
     """
     names = _names(names, what)
-    titles = df[col].astype(str).tolist()
+    titles = _strs(df[col])
     exact: dict[str, list[int]] = {}
     folded: dict[str, list[int]] = {}
     for i, t in enumerate(titles):
@@ -306,8 +307,9 @@ class _Editor:
     edit that fails leaves the index as it was."""
 
     def __init__(self, index: Any) -> None:
-        self.index = index
-        self.ents = index.entities.copy()
+        self.target = index  # what commit() writes to
+        self.index = sanity.typed(index)  # what the edit reads: GraphRAG's types (sanity)
+        self.ents = self.index.entities.copy()
         self.meta = {k: v for k, v in index.meta.items()}
         stale = self.meta.get("stale") or {}
         self.stale: dict[str, Any] = {
@@ -487,6 +489,7 @@ class _Editor:
         if log is not None:
             meta["edits"] = [*meta.get("edits", []), log]
         # swap everything in at once
+        idx = self.target
         idx.entities = ents.reset_index(drop=True)
         idx.relationships = rels.reset_index(drop=True)
         idx.text_units = units
@@ -668,8 +671,9 @@ class _Editor:
 
 
 def _strs(values: pd.Series) -> list[str]:
-    """A column as a list of str (iterating pandas' Arrow strings one by one is slow)."""
-    return values.astype(str).tolist()
+    """A column as a list of str (iterating pandas' Arrow strings one by one is slow); a
+    missing cell is "" (pandas 3's ``astype(str)`` keeps it missing: NaN among the str)."""
+    return sanity.text(values).tolist()
 
 
 def _objects(values: list[Any], df: pd.DataFrame) -> pd.Series:

@@ -233,9 +233,10 @@ def typed(index: Any) -> Any:
     """A copy of ``index`` whose GraphRAG columns hold GraphRAG's types again.
 
     What a user's pandas edits leave (numbers as text or floats, lists as arrays, tuples, text
-    or None, None/NaN in text columns) becomes text (missing: ``""``), lists of str, and
-    float64 numbers (missing: NaN). Rows are all kept: this is what ``update()`` merges into,
-    so nothing the index had is lost.
+    or None, None/NaN in text columns) becomes text (missing: ``""``), lists (of str; of int
+    for ``children``), whole numbers as int64 (float64 with NaN where a cell has none) and
+    float64. Rows are all kept: ``update()`` and the editing methods work on this, so nothing
+    the index had is lost. Columns that already have their type are not touched.
     """
     from .index import _ARROW_TYPES, TABLE_COLUMNS
 
@@ -244,16 +245,33 @@ def typed(index: Any) -> Any:
         df = df.copy()
         for col in TABLE_COLUMNS.get(name, ()):
             typ = _ARROW_TYPES.get(col)
-            if col not in df.columns or typ is None or col == "findings":
-                continue
-            if pa.types.is_list(typ):
-                df[col] = pd.Series([id_list(v) for v in df[col]], index=df.index, dtype=object)
-            elif pa.types.is_string(typ):
-                df[col] = text(df[col]).to_numpy()
-            else:
-                df[col] = numbers(df[col]).to_numpy()
+            if col in df.columns and typ is not None and col != "findings":
+                df[col] = _typed_column(df[col], typ)
         tables[name] = df
     return replace(index, **tables, meta=dict(index.meta), embeddings=dict(index.embeddings))
+
+
+def _typed_column(col: pd.Series, typ: pa.DataType) -> Any:
+    if pa.types.is_list(typ):
+        if pa.types.is_integer(typ.value_type):
+            return pd.Series([[int(x) for x in whole(id_list(v)).dropna()] for v in col],
+                             index=col.index, dtype=object)
+        if all(type(v) is list for v in col):
+            return col
+        return pd.Series([id_list(v) for v in col], index=col.index, dtype=object)
+    if pa.types.is_string(typ):
+        if pd.api.types.is_string_dtype(col.dtype) and not col.isna().any() and \
+                all(isinstance(v, str) for v in col):
+            return col
+        return text(col).to_numpy()
+    if pa.types.is_integer(typ):
+        if pd.api.types.is_integer_dtype(col.dtype):
+            return col
+        num = whole(col)
+        return num.astype(np.int64).to_numpy() if num.notna().all() else num.to_numpy()
+    if pd.api.types.is_float_dtype(col.dtype):
+        return col
+    return numbers(col).to_numpy()
 
 
 # --------------------------------------------------------------------------------- findings
