@@ -199,3 +199,20 @@ def test_update_after_a_users_edits():
                      progress=False)
     assert {"SCROOGE", "MARLEY", "FRED"} <= set(new.entities["title"])
     assert new.relationships["weight"].dtype == np.float64
+
+
+def test_editing_an_index_with_open_ended_relationships_and_text_weights(carol):
+    """Found: ``TypeError: '<' not supported between instances of 'str' and 'float'`` renaming
+    an entity while a relationship had no target (pandas 3's ``astype(str)`` keeps None as
+    NaN), and ``TypeError: Invalid value '-inf' for dtype 'str'`` when weights were text."""
+    rels = carol.relationships.copy()
+    rels["target"] = rels["target"].astype(object)
+    rels.loc[rels.index[0], "target"] = None
+    rels["weight"] = rels["weight"].astype(str)
+    carol.relationships = rels
+    carol.rename_entity("SCROOGE", "THE MISER")
+    assert "THE MISER" in set(carol.entities["title"])
+    carol.delete_entities(["MARLEY"])
+    assert "MARLEY" not in set(carol.entities["title"])
+    assert carol.relationships["weight"].dtype == np.float64
+    assert carol.findings().count("relationships", "open_end") == 1
