@@ -347,12 +347,25 @@ def _ids_changed(idx: GraphIndex, draw: st.DrawFn) -> None:
     setattr(idx, table, df)
 
 
+def _row_added_by_hand(idx: GraphIndex, draw: st.DrawFn) -> None:
+    """``pd.concat([table, pd.DataFrame([{"title": ...}])])``: a row with a few cells, the rest
+    NaN (no id, no human_readable_id, no lists)."""
+    table = draw(st.sampled_from(["entities", "relationships", "text_units"]))
+    row = {"entities": {"title": draw(TITLES), "description": "Added by hand."},
+           "relationships": {"source": draw(st.sampled_from(NAMES)),
+                             "target": draw(st.sampled_from(GHOSTS + NAMES)), "weight": 1.0},
+           "text_units": {"text": "A chunk pasted in."}}[table]
+    setattr(idx, table, pd.concat([getattr(idx, table), pd.DataFrame([row])],
+                                  ignore_index=True))
+
+
 EDITS = {
     "ints as floats": _ints_as_floats, "ints as text": _ints_as_text,
     "lists as arrays": _lists_as("arrays"), "lists as tuples": _lists_as("tuples"),
     "empty lists as None": _lists_as("none"), "empty lists as NaN": _lists_as("nan"),
     "weights as text": _weights_as_text, "rows reordered": _sorted_in_place,
     "rows dropped": _rows_dropped, "ids changed": _ids_changed,
+    "row added by hand": _row_added_by_hand,
 }
 
 #: edits after which every planted count still holds (types change, rows and ids do not)

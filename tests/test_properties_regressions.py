@@ -142,6 +142,7 @@ def test_global_search_skips_reports_without_a_community_number(carol):
     assert chosen.set_index("id")["rank"].isna()[reps["id"].iloc[3]]  # ranked as no rank: last
     res = ask(carol, "What are the main themes?", "global")
     assert res.answer
+    assert ask(carol, "Who is Scrooge?").answer  # local search reads the reports too
 
 
 def test_a_table_sorted_in_place_between_queries_is_read_as_sorted(carol):

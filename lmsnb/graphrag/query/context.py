@@ -150,7 +150,7 @@ class Lookups:
             if len(reps):
                 for pos, (c, lv) in enumerate(zip(sanity.whole(reps["community"]),
                                                   sanity.whole(reps["level"]), strict=False)):
-                    if 0 <= lv <= level:
+                    if c == c and 0 <= lv <= level:  # c != c: NaN, no number
                         report_pos.setdefault(int(c), pos)
             by_entity: dict[str, list[int]] = {}
             if len(comms):
