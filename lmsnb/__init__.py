@@ -59,8 +59,9 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext lmsnb``: register the chat, model and GraphRAG magics."""
-    from . import magics
+    from . import magics, nesting
     from .graphrag import magic as graphrag_magic
 
     magics.register(ipython)
     graphrag_magic.register(ipython)
+    nesting.register(ipython)  # one line if nest_asyncio 1.x is (or gets) applied

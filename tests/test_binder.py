@@ -5,8 +5,11 @@ A fresh virtual environment gets exactly ``pip install -r binder/requirements.tx
 checks the simulator it started is reachable through ``LMSNB_HOST`` and executes a GraphRAG
 tutorial against it (that one needs the simulator's GraphRAG replies to build a graph).
 
-pip's cache is reused, so a second run takes well under a minute; the first can take two or
-three. Set ``LMSNB_BINDER_VENV`` to keep the environment between runs.
+It runs whatever else runs on this machine: its own simulator port, ``LMSNB_HOST`` pointed at a
+closed port so no LM Studio (or anyone's simulator) on localhost:1234 or the discovery ports is
+found, and its own Jupyter config, data and runtime folders. It skips, saying so, only when the
+package registry cannot be reached. pip's cache is reused, so a second run takes well under a
+minute; the first can take two or three. Set ``LMSNB_BINDER_VENV`` to keep the environment.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -35,10 +39,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _lm_studio_running() -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.3)
-        return s.connect_ex(("127.0.0.1", 1234)) == 0
+def _registry_unreachable() -> str | None:
+    """Why pip cannot reach its index (None when it can): the one reason to skip."""
+    index = os.environ.get("PIP_INDEX_URL") or subprocess.run(
+        [sys.executable, "-m", "pip", "config", "get", "global.index-url"],
+        capture_output=True, text=True).stdout.strip() or "https://pypi.org/simple"
+    url = index.split()[0].rstrip("/") + "/lmstudio/"
+    try:
+        with urllib.request.urlopen(url, timeout=20) as r:
+            r.read(1)
+    except (OSError, ValueError) as exc:
+        return (f"the package registry is unreachable ({url}: {exc}); this check builds an "
+                "environment from it")
+    return None
 
 
 def _run(cmd: list[str], env: dict[str, str], timeout: int, cwd: Path = ROOT) -> str:
@@ -60,15 +73,23 @@ def _run(cmd: list[str], env: dict[str, str], timeout: int, cwd: Path = ROOT) ->
 
 @pytest.fixture(scope="module")
 def binder_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    reason = _registry_unreachable()
+    if reason:
+        pytest.skip(reason)
     keep = os.environ.get("LMSNB_BINDER_VENV")
-    venv = Path(keep) if keep else tmp_path_factory.mktemp("binder") / "venv"
+    work = tmp_path_factory.mktemp("binder")
+    venv = Path(keep) if keep else work / "venv"
     if not (venv / "bin" / "python").exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     env = {k: v for k, v in os.environ.items()
-           if k not in ("LMSNB_HOST", "LMSNB_SIMULATOR", "PYTHONPATH", "VIRTUAL_ENV")}
+           if not k.startswith(("LMSNB_", "JUPYTER")) and k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env["VIRTUAL_ENV"] = str(venv)
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    for name in ("config", "data", "runtime"):  # no kernelspec or config from this machine
+        env[f"JUPYTER_{name.upper()}_DIR"] = str(work / name)
+    # Nothing this machine runs may pass for LM Studio: a closed port is where it "is".
+    env["LMSNB_HOST"] = f"127.0.0.1:{_free_port()}"
     py = str(venv / "bin" / "python")
     _run([py, "-m", "pip", "install", "-q", "-r", str(BINDER / "requirements.txt")], env, 900)
     _run(["bash", str(BINDER / "postBuild")], env, 900)
@@ -84,8 +105,6 @@ def test_binder_files_are_executable() -> None:
 
 def test_start_runs_simulator_and_a_tutorial(binder_env: dict[str, str],
                                             tmp_path: Path) -> None:
-    if _lm_studio_running():
-        pytest.skip("LM Studio answers on localhost:1234, so binder/start would not start the simulator")
     env = dict(binder_env)
     env["LMSNB_SIM_PORT"] = str(_free_port())
     out_nb = tmp_path / NOTEBOOK

@@ -87,7 +87,9 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     pass only when the first looks incomplete), "always" (GraphRAG's default) or "never".
     Every LLM call is cached under ``cache_dir`` so an interrupted build resumes for free.
     ``live=True`` shows the graph growing as chunks are extracted (a ``lmsnb.graphview.LiveGraph``
-    in the notebook; pass your own ``LiveGraph`` to place it yourself).
+    in the notebook; pass your own ``LiveGraph`` to place it yourself); the fast method has no
+    chunks to watch, so its whole graph appears at once. At the end the view shows the finished
+    index, coloured by community.
     """
     if method not in ("standard", "fast"):
         raise ConfigError(f"Unknown method {method!r}", hint="use 'standard' or 'fast'")
@@ -138,14 +140,14 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     acc.wall("chunking", time.perf_counter() - t0)
 
     parse_report: dict[str, Any] = {}
+    feed = _live_feed(live)
     aliases: dict[str, list[str]] = {}
     if method == "standard":
         assert chat is not None
-        on_chunk = _live_feed(live)
         records = _extract(chat, new_units, entity_types, gleaning, prompts, concurrency, prog,
-                           acc, parse_report, on_chunk)
-        if on_chunk is not None:
-            on_chunk(None)
+                           acc, parse_report, feed and feed.chunk)
+        if feed is not None:
+            feed.close()  # draw the last chunks now: summaries and reports take a while
         entities, relationships = _merge_records(records, _previous)
         t0 = time.perf_counter()
         stage = prog.stage("summarize_descriptions", 0)
@@ -171,6 +173,8 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
         t0 = time.perf_counter()
         entities, relationships, aliases = _fast_graph(text_units)
         acc.wall("extract_graph_nlp", time.perf_counter() - t0)
+        if feed is not None:  # no chunks to watch: the whole co-occurrence graph at once
+            feed.add(entities, relationships)
 
     t0 = time.perf_counter()
     entities, relationships, text_units = _finalize(entities, relationships, text_units)
@@ -221,6 +225,8 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
                      "report_max_input_tokens": report_max_input_tokens,
                      "report_max_length": report_max_length},
     }
+    if feed is not None:
+        feed.finish(idx)
     if progress:
         _print_summary(idx, progress)
     return idx
@@ -352,29 +358,12 @@ def _files_gone(index: GraphIndex, docs: Any) -> set[str]:
 
 
 def _live_feed(live: Any) -> Any:
-    """A per-chunk callback feeding a live graph view (None: no live view)."""
+    """The live graph view fed during the build (None: no live view); see graphview.live."""
     if not live:
         return None
-    import threading
+    from ..graphview.live import live_feed
 
-    if live is True:
-        from IPython.display import display
-
-        from ..graphview import LiveGraph
-
-        live = LiveGraph()
-        display(live.view)
-    lock = threading.Lock()
-
-    def feed(res: ParseResult | None) -> None:
-        with lock:  # extraction runs on a thread pool; the view is fed one batch at a time
-            if res is None:
-                live.close()
-            elif res.entities or res.relationships:
-                live.add(pd.DataFrame(res.entities) if res.entities else None,
-                         pd.DataFrame(res.relationships) if res.relationships else None)
-
-    return feed
+    return live_feed(live)
 
 
 def _extract(chat: CachedChat, units: pd.DataFrame, entity_types: Any, gleaning: str,

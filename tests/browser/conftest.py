@@ -6,25 +6,28 @@ Playwright is missing. Marked ``browser`` (``pytest -m "not browser"`` skips the
 
 How a notebook is opened (why the "Select Kernel" dialog cannot appear)
 ------------------------------------------------------------------------
-JupyterLab shows "Select Kernel" when the page itself has to start a kernel and that fails
-or races: a cell run while the notebook's session is still being created starts a *second*
-session (the first one is shut down when it arrives), and a kernel that is still importing
-when its websocket connects gets that websocket dropped and reconnected (HTTP 500
-``kernel_ws_protocol`` in the server log, queued cells lost). So the page never starts a
-kernel here: :meth:`LabPage.open` first creates the notebook's session through the REST API
-(kernel ``python3``, the name ``write_notebook`` records), runs ``import lmsnb`` in that
-kernel silently (no cell, no execution count) and waits for the reply, and only then loads
-the page, which finds the session by path and attaches to it. ``open`` returns once the
-page's notebook is connected to *that* kernel and idle. Any JupyterLab dialog fails the test
-with its text (it is never clicked away), and a test that ends with kernels the harness did
-not start is an error. The server's data dir (kernelspecs, notebook signatures) is its own,
+The old harness waited for the toolbar's kernel indicator to read ``idle``; JupyterLab draws
+it ``idle`` before the notebook's session even exists (seen: idle at 10.9 s, the session's
+POST at 11.7 s). Run All clicked in that gap runs cells with no kernel, so JupyterLab starts
+a *second* session for them; the first is shut down when it arrives (a kernel killed while
+importing), and when a start fails JupyterLab asks "Select Kernel" — answering it started yet
+another kernel, and later cells ran where ``%load_ext lmsnb`` never had. So the page never
+starts a kernel here: :meth:`LabPage.open` creates the notebook's session through the REST API
+(kernel ``python3``, the kernelspec ``write_notebook`` records), runs ``import lmsnb`` in that
+kernel silently (no cell, no execution count) and waits for the reply, and only then loads the
+page, which finds the session by its path and attaches to it. ``open`` returns once the page's
+notebook is connected to *that* kernel and both are idle. Any JupyterLab dialog fails the test
+with its text (it is never clicked away), and a test that leaves kernels the harness did not
+start is an error. The server's data dir (kernelspecs, notebook signatures) is its own,
 so nothing from ``~/.local/share/jupyter`` leaks in.
 
 Fixtures
 --------
 ``jupyter_lab`` (package)  -> :class:`JupyterLab`: ``.root`` (the server's root_dir, a tmp dir),
                               ``.url(path)``, ``.api(path)``, ``.write_notebook(name, cells)``,
-                              ``.start_session(name)``, ``.shutdown_kernels()``, ``.stop()``.
+                              ``.start_session(name)``, ``.kernel_eval(kernel, expr)`` (a
+                              value from a kernel, no cell run), ``.shutdown_kernels()``,
+                              ``.stray_kernels()``, ``.stop()``.
 ``browser_context`` (package) -> the Playwright browser context the pages share.
 ``lab_page`` (function)    -> :class:`LabPage` on a new tab; kernels are shut down afterwards.
 
@@ -366,12 +369,16 @@ class LabPage:
         self.check_no_dialog()
 
     def wait_idle(self, timeout: float = 120_000) -> None:
-        """Wait until no cell is queued or running (``[*]``) and the kernel is idle."""
+        """Wait until no cell is queued or running (``[*]``) and the notebook's kernel is
+        idle (fails at once on a dialog or a kernel the page started by itself)."""
         self.page.wait_for_function(
             "() => ![...document.querySelectorAll('.jp-InputArea-prompt')]"
             ".some(p => p.textContent.includes('*'))", timeout=timeout)
-        self.page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
-                                    timeout=timeout)
+        state = self.page.wait_for_function(_NOTEBOOK_STATE, arg=[self.notebook, self.kernel],
+                                            timeout=timeout).json_value()
+        if state != "ok":
+            self.console.append(state)
+            raise HarnessError(f"waiting for {self.notebook} to be idle: {state}")
 
     def wait_for(self, selector: str, timeout: float = 60_000) -> Any:
         """Wait for a CSS selector (in any output) and return its element handle."""
