@@ -154,6 +154,8 @@ def indexes(draw: st.DrawFn, *, max_entities: int = 10, max_relationships: int =
         open_end = s is None or t is None or not s.strip() or not t.strip()
         plan.open_relationships += open_end
         plan.ghost_relationships += not open_end and (s in GHOSTS or t in GHOSTS)
+        if open_end:  # the weight of a row nobody uses is not counted
+            continue
         if w is None or (isinstance(w, float) and math.isnan(w)):
             plan.weight_missing += 1
         elif w == math.inf:

@@ -63,7 +63,9 @@ def big() -> tuple[GraphIndex, dict[str, int]]:
 
 
 @pytest.mark.timeout(240)
-def test_a_big_odd_index_validates_saves_and_answers(big, tmp_path, capsys):
+def test_a_big_odd_index_validates_saves_displays_and_answers(big, tmp_path, capsys):
+    from lmsnb import GraphView
+
     idx, planted = big
     idx.validate()
     found = idx.findings()
@@ -77,6 +79,12 @@ def test_a_big_odd_index_validates_saves_and_answers(big, tmp_path, capsys):
     assert len(again.entities) == N + 10 and len(again.relationships) == len(idx.relationships)
     assert again.findings().frame()[["table", "rule", "rows"]].equals(
         found.frame()[["table", "rule", "rows"]])
+
+    view = GraphView(idx, max_nodes=2000)
+    assert view.info["mode"] == "communities"  # above the budget: communities, drillable
+    assert "200 relationship weights are ≤ 0 (drawn thinnest)" in view.notes
+    view.to_html()
+    assert view.to_png().startswith(b"\x89PNG")
 
     for method in ("local", "global"):
         res = idx.query("Who is ENTITY 12?", method=method, chat=StubChat(), embedder=EMB,

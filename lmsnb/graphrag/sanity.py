@@ -53,10 +53,19 @@ def blank(values: Iterable[Any]) -> np.ndarray:
 def numbers(values: Iterable[Any]) -> pd.Series:
     """A column as float64: numbers, and numbers written as text ("0.5", "inf", "3"), kept;
     anything else (None, "abc", a list) is NaN."""
-    s = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    s = values if isinstance(values, pd.Series) else pd.Series(_cells(values), dtype=object)
     if pd.api.types.is_bool_dtype(s.dtype) or not pd.api.types.is_numeric_dtype(s.dtype):
         s = pd.Series([_number(v) for v in s], index=s.index, dtype=float)
     return s.astype(float)
+
+
+def _cells(values: Any) -> list[Any]:
+    """Cells from a list, array or Series; one value is one cell."""
+    if isinstance(values, (list, tuple, np.ndarray, pd.Series, pd.Index)):
+        return list(values)
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        return [values]
+    return list(values)
 
 
 def _number(value: Any) -> float:
@@ -159,6 +168,14 @@ def cluster_weights(values: Iterable[Any]) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------- titles
+def used_relationships(rels: pd.DataFrame) -> np.ndarray:
+    """The relationship rows every consumer uses: both ends named, and of rows sharing an id
+    (after dropping those without ends) the last."""
+    used = ~(blank(_col(rels, "source")) | blank(_col(rels, "target")))
+    used[used] = ~shadowed(_col(rels, "id")[used])
+    return used
+
+
 def shadowed(ids: Iterable[Any]) -> np.ndarray:
     """True for rows whose id a later row repeats: of rows sharing an id, the last is used."""
     return text(ids).duplicated(keep="last").to_numpy()
@@ -443,26 +460,29 @@ def findings(index: Any) -> Findings:
         c.add("relationships", "open_end", open_end, "relationship has no source or target",
               "relationships have no source or target",
               "skipped by the graph view, the queries and the communities")
+        # what follows is about the rows in use: with both ends, the last of each id
+        used = used_relationships(rels)
         sp, gp = titles.positions(s), titles.positions(g)
-        unknown = ~open_end & ((sp < 0) | (gp < 0))
+        unknown = used & ((sp < 0) | (gp < 0))
         names = pd.concat([s[unknown & (sp < 0)], g[unknown & (gp < 0)]]).astype(str)
         c.add("relationships", "unknown_endpoint", unknown,
               "relationship names an entity not in the entities table",
               "relationships name entities not in the entities table",
               "the graph view draws those names as plain nodes; queries use the "
               "relationships as they are", names.drop_duplicates())
-        w = weights(_col(rels, "weight"))
+        weight = _col(rels, "weight")[used]
+        w = weights(weight)
         c.add("relationships", "weight_missing", w.missing,
               "relationship has no numeric weight", "relationships have no numeric weight",
               "counted as 1")
         c.add("relationships", "weight_nonpositive", w.nonpositive,
               "relationship weight is 0 or less", "relationship weights are 0 or less",
               "counted as the smallest positive weight",
-              numbers(_col(rels, "weight"))[w.nonpositive].drop_duplicates())
+              numbers(weight)[w.nonpositive].drop_duplicates())
         c.add("relationships", "weight_infinite", w.infinite,
               "relationship weight is infinite", "relationship weights are infinite",
               "counted as the largest finite weight")
-        loop = ~open_end & (sp == gp) & (sp >= 0)
+        loop = used & (sp == gp) & (sp >= 0)
         c.add("relationships", "self_loop", loop, "relationship links an entity to itself",
               "relationships link an entity to itself", "kept; they add nothing to layouts",
               s[loop])

@@ -286,13 +286,21 @@ def lookups(index: Any) -> Lookups:
             rel_source=sanity.text(rels["source"]).to_numpy(dtype=object),
             rel_target=sanity.text(rels["target"]).to_numpy(dtype=object),
             rel_rank=sanity.numbers(rels["combined_degree"]).fillna(0).to_numpy(dtype=float),
-            rel_weight=sanity.weights(rels["weight"]).value,
+            rel_weight=_weights(rels),
             ent_degree=np.where(given.ge(0), given, counted).astype(np.int64),
             claims_by_title=_positions_by(covs["subject_id"]) if covs is not None and len(covs)
             else {},
             key=key)
         _LOOKUPS.set(index, out)
         return out
+
+
+def _weights(rels: pd.DataFrame) -> np.ndarray:
+    """Usable weights (sanity's rule, over the rows in use, as validate() counts them)."""
+    out = np.ones(len(rels))
+    used = sanity.used_relationships(rels)
+    out[used] = sanity.weights(rels["weight"][used]).value
+    return out
 
 
 def _usable(df: Any, cols: tuple[str, ...]) -> pd.DataFrame:
