@@ -6,8 +6,11 @@ Profiles, chosen by ``LMSNB_HYPOTHESIS`` (else ``ci`` when the ``CI`` variable i
 - ``ci``: derandomised (the same examples every run, so CI is never flaky), a fixed number of
   examples, no example database;
 - ``dev``: random examples (new ones each run find new bugs), the same number, and a
-  database of failing examples outside the checkout, so a failure replays first next time;
+  database of failing examples, so a failure replays first next time;
 - ``deep``: what a bug hunt uses, ten times the examples.
+
+Hypothesis keeps its files (that database, caches) in ``$XDG_CACHE_HOME/lmsnb-hypothesis``
+(else the temp folder), never in the checkout.
 
 No deadline: the machine is shared and a slow example is not a failure. Data generation is
 allowed to be slow (DataFrames cost milliseconds each).
@@ -20,13 +23,16 @@ import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, settings
+from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 EXAMPLES = 40
 _COMMON = {"deadline": None, "print_blob": True,
            "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large,
                                      HealthCheck.function_scoped_fixture]}
-_DB = Path(os.environ.get("XDG_CACHE_HOME") or Path(tempfile.gettempdir())) / "lmsnb-hypothesis"
+_HOME = Path(os.environ.get("XDG_CACHE_HOME") or tempfile.gettempdir()) / "lmsnb-hypothesis"
+set_hypothesis_home_dir(_HOME)
+_DB = _HOME / "examples"
 
 settings.register_profile("ci", max_examples=EXAMPLES, derandomize=True, database=None,
                           **_COMMON)
