@@ -217,3 +217,19 @@ def test_editing_an_index_with_open_ended_relationships_and_text_weights(carol):
     assert "MARLEY" not in set(carol.entities["title"])
     assert carol.relationships["weight"].dtype == np.float64
     assert carol.findings().count("relationships", "open_end") == 1
+
+
+def test_queries_say_once_which_odd_rows_they_skip(carol, capsys):
+    ents = carol.entities.copy()
+    ents["human_readable_id"] = ents["human_readable_id"].astype(float)
+    ents.loc[ents.index[:2], "human_readable_id"] = np.nan
+    carol.entities = ents
+    ask(carol, "Who is Scrooge?")
+    ask(carol, "Who is Marley?", "basic")
+    err = [x for x in capsys.readouterr().err.splitlines() if "odd rows" in x]
+    assert err == ["[lmsnb.graphrag] queries skip or adjust odd rows (idx.validate() lists "
+                   "them): 2 entities have no human_readable_id (a whole number) (queries "
+                   "leave them out: answers cite rows by it)"]
+    carol.entities = ents.drop(index=ents.index[0])  # an edit: said again, with the new count
+    ask(carol, "Who is Scrooge?")
+    assert "1 entity has no human_readable_id" in capsys.readouterr().err
