@@ -66,6 +66,33 @@ START_HINT = ("start LM Studio's server (Developer tab → Start Server, or `lms
               "or run the simulator: `python -m lmsnb.sim`")
 
 
+# msgspec builds a struct type's decoding info on first use; several threads doing that at once
+# for the SDK's prediction types crash the interpreter (a segfault in 1 of 3-4 fresh processes
+# running 6 predictions in parallel; never once warmed, 12 of 12). So they are warmed once,
+# on one thread, before a client exists.
+_WARM_LOCK = threading.Lock()
+_warmed = False
+
+
+def _warm_sdk_types() -> None:
+    global _warmed
+    with _WARM_LOCK:
+        if _warmed:
+            return
+        from lmstudio import _sdk_models as m
+
+        for name in ("PredictionChannelRequest", "LlmPredictionFragment", "LlmPredictionStats",
+                     "LlmInfo", "ToolCallRequest", "EmbeddingModelInfo"):
+            typ = getattr(m, name, None)
+            if typ is None:
+                continue
+            try:
+                msgspec.convert({}, typ)
+            except (msgspec.ValidationError, TypeError):
+                pass  # an empty dict is invalid: what matters is the decoding info built
+        _warmed = True
+
+
 # ---------------------------------------------------------------------------------------------
 # Host resolution
 
@@ -411,6 +438,7 @@ class Connection:
                 if not is_reachable(self.host):
                     raise ConnectionFailed(f"LM Studio is not reachable at {self.host}",
                                            hint=START_HINT)
+                _warm_sdk_types()
                 self._client = lmstudio.Client(self.host)
                 self._handles.clear()
             return self._client

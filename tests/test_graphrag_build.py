@@ -281,8 +281,8 @@ def test_models_of_the_wrong_type_are_refused():
                                    lambda m, s: None])
 def test_model_that_never_follows_the_format_is_one_error(dulce_text, reply):
     llm = ReplyLLM(reply)
-    with pytest.raises(PredictionError, match="gave no usable extraction output for any of the"
-                                              r" \d+ chunks") as err:
+    with pytest.raises(PredictionError, match="gave no GraphRAG records for (its only chunk|"
+                                              r"any of its \d+ chunks)") as err:
         build_index([dulce_text[:6000]], llm=llm, **FAST)
     assert "method='fast'" in err.value.hint
 
@@ -318,9 +318,14 @@ def test_malformed_report_fields_never_show_as_none_or_letters(dulce_text):
             return '{"title": "T", "summary": null, "rating": "high", "findings": "one finding"}'
         return respond_messages(messages, schema)
 
-    rep = build_index([dulce_text[:6000]], llm=ReplyLLM(reply), **FAST).community_reports
-    assert len(rep) and (rep["summary"] == "").all() and (rep["rank"] == 0.0).all()
+    idx = build_index([dulce_text[:6000]], llm=ReplyLLM(reply), **FAST)
+    rep = idx.community_reports
+    # a null summary is replaced by the extractive one; "high" is no rating: 0, counted
+    assert len(rep) and rep["summary"].str.startswith("This community of").all()
+    assert (rep["rank"] == 0.0).all() and (rep["title"] == "T").all()
     assert all([f["summary"] for f in fs] == ["one finding"] for fs in rep["findings"])
+    report = idx.meta["parse_report"]
+    assert report["report_summaries_replaced"] == report["report_ratings_clamped"] == len(rep)
 
 
 class ShapeEmbedder:

@@ -84,7 +84,13 @@ def test_completion_marker_and_gleaning_decision():
     assert needs_gleaning(full, ["ALEX MERCER", "JORDAN HAYES", "SAM RIVERA", "TAYLOR CRUZ"])
     truncated = parse_records(CASES[7][1])
     assert not truncated.complete and needs_gleaning(truncated, [])
-    assert needs_gleaning(parse_records("I could not find any entities."), [])
+    # prose with no record at all: asking for "more records" does not help such a model
+    assert not needs_gleaning(parse_records("I could not find any entities."), ["ALEX MERCER"])
+    # ... even when it was cut off (a small model that retells the text until its limit)
+    assert not needs_gleaning(parse_records("Alex Mercer walked on and on"), ["ALEX MERCER"],
+                              "length")
+    # record-like lines but no entity: glean
+    assert needs_gleaning(parse_records('("entity" ALEX MERCER PERSON)'), [])
 
 
 @pytest.mark.parametrize("text,ok", [

@@ -19,14 +19,15 @@ from .index import GraphIndex
 
 __all__ = ["GraphIndex", "build_index", "estimate", "load_documents", "embed_index",
            "LMStudioChat", "LMStudioEmbedder", "LocalEmbedder", "ChatModel", "Embedder",
-           "Completion", "load_prompt", "run_query", "QueryResult", "QueryConfig"]
+           "Completion", "load_prompt", "run_query", "QueryResult", "QueryConfig",
+           "ContextNotice"]
 
 _LAZY = {
     "build_index": ".build", "estimate": ".build", "update_index": ".build",
     "embed_index": ".embed_index", "load_documents": ".inputs",
     "LMStudioChat": ".llm", "LMStudioEmbedder": ".llm", "LocalEmbedder": ".llm",
     "ChatModel": ".llm", "Embedder": ".llm", "Completion": ".llm",
-    "load_prompt": ".extract",
+    "load_prompt": ".extract", "ContextNotice": ".budget",
     "run_query": ".query", "QueryResult": ".query", "QueryConfig": ".query",
 }
 

@@ -14,8 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import ConfigError, GraphIndexError, PredictionError
+from ..errors import ConfigError, GraphIndexError
 from . import sanity
+from .budget import KNOWN_NAMES_TOKENS, model_window, plan_build
 from .cache import DEFAULT_CACHE_DIR, CachedChat, DiskCache
 from .chunking import check_chunking, chunk_documents
 from .communities import MAX_CLUSTER_SIZE, SEED, create_communities
@@ -23,14 +24,16 @@ from .edit import node_degrees
 from .embed_index import embed_index
 from .extract import (
     DEFAULT_ENTITY_TYPES,
+    GiveUp,
     ParseResult,
     check_prompt_overrides,
+    excerpt,
     extraction_messages,
     gleaning_messages,
     load_prompt,
     missed_candidates,
     needs_gleaning,
-    parse_records,
+    parse_reply,
 )
 from .fast import (
     build_cooccurrence_graph,
@@ -43,7 +46,8 @@ from .inputs import OPTIONS as INPUT_OPTIONS
 from .inputs import InputReport, classify, load_documents
 from .llm import ChatModel, Embedder, default_embedder, resolve_chat, resolve_embedder
 from .progress import Accounting, Progress, run_parallel
-from .reports import create_reports
+from .reports import create_reports, report_samples
+from .settings import ModelSettings, build_configs, check_model
 from .summarize import Item, most_common, summarize
 from .tokens import TokenCounter, estimate_tokens
 
@@ -69,6 +73,7 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
                 report_max_length: int = 2000, live: Any = False,
                 include: Any = None, exclude: Any = None, text_column: str | None = None,
                 title_column: str | None = None, encoding: str | None = None,
+                llm_config: dict[str, Any] | None = None, give_up_after: int | None = 3,
                 _previous: GraphIndex | None = None,
                 _loaded: tuple[pd.DataFrame, InputReport] | None = None,
                 _embedder_source: str | None = None) -> GraphIndex:
@@ -90,12 +95,22 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     in the notebook; pass your own ``LiveGraph`` to place it yourself); the fast method has no
     chunks to watch, so its whole graph appears at once. At the end the view shows the finished
     index, coloured by community.
+    ``llm_config``: model settings for every LLM call (``{"temperature": 0, "maxTokens": …}``)
+    with per-stage dicts (``extract``, ``glean``, ``summarize``, ``reports``); default:
+    temperature 0 and a bounded answer per stage. Every prompt is fitted into the model's
+    loaded context. ``give_up_after``: stop after that many chunks gave no records (and none
+    did), with what the model answered; None never stops early.
     """
     if method not in ("standard", "fast"):
         raise ConfigError(f"Unknown method {method!r}", hint="use 'standard' or 'fast'")
     if gleaning not in ("auto", "always", "never"):
         raise ConfigError(f"Unknown gleaning mode {gleaning!r}", hint="use 'auto', 'always' or 'never'")
     check_prompt_overrides(prompts)
+    settings = ModelSettings(llm_config, kind="build")
+    if give_up_after is not None and (isinstance(give_up_after, bool) or not isinstance(
+            give_up_after, int) or give_up_after < 0):
+        raise ConfigError(f"give_up_after must be a number of chunks or None, not "
+                          f"{give_up_after!r}", hint="e.g. give_up_after=3 (the default)")
     size, overlap = _defaults(method)
     size = chunk_size if chunk_size is not None else size
     overlap = chunk_overlap if chunk_overlap is not None else overlap
@@ -107,6 +122,7 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
         from .llm import LMStudioChat
 
         chat_model = LMStudioChat(None)
+    check_model(chat_model, settings)
     embedder, embedder_source = _embedder(embedding_model)
     embedder_source = _embedder_source or embedder_source
 
@@ -132,6 +148,18 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     # Only the standard method's chunks are cut in the LLM's own tokens: a fast index must not
     # change with llm= (which only writes its reports), so it always counts with the estimate.
     counter = TokenCounter(_exact_counter(chat_model) if method == "standard" else None)
+    window = model_window(chat_model, [" ".join(documents["text"].head(3))[:12000]])
+    plan = plan_build(window, settings, method=method, gleaning=gleaning, prompts=prompts,
+                      entity_types=entity_types, has_chat=chat_model is not None,
+                      chunk_size=size, chunk_size_set=chunk_size is not None,
+                      exact_chunks=counter.exact is not None,
+                      summary_max_length=summary_max_length,
+                      report_max_input_tokens=report_max_input_tokens,
+                      report_set=report_max_input_tokens != 8000,
+                      report_max_length=report_max_length)
+    window.notify()
+    if plan.chunk_size < size:  # the context is small: smaller chunks, the same overlap share
+        overlap, size = overlap * plan.chunk_size // size, plan.chunk_size
     text_units = chunk_documents(documents, size, overlap, counter)
     if _previous is not None:
         documents, text_units, new_units = _merge_chunks(_previous, documents, text_units)
@@ -145,24 +173,31 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     if method == "standard":
         assert chat is not None
         records = _extract(chat, new_units, entity_types, gleaning, prompts, concurrency, prog,
-                           acc, parse_report, feed and feed.chunk)
+                           acc, parse_report, feed and feed.chunk, plan.configs,
+                           GiveUp(give_up_after, chat_model,
+                                  plan.configs["extract"].get("temperature")))
         if feed is not None:
             feed.close()  # draw the last chunks now: summaries and reports take a while
         entities, relationships = _merge_records(records, _previous)
+        plan.fit_reports(report_samples(entities, relationships, text_units))
         t0 = time.perf_counter()
         stage = prog.stage("summarize_descriptions", 0)
         template = load_prompt("summarize_descriptions", prompts)
         e_desc = summarize([Item(t, t, d) for t, d in zip(entities["title"], entities["descriptions"],
                                                            strict=True)],
-                           chat, template, max_length=summary_max_length,
+                           chat, template, max_length=plan.summary_max_length,
                            threshold_tokens=summary_threshold_tokens, concurrency=concurrency,
-                           progress=stage, stage="summarize_descriptions")
+                           progress=stage, stage="summarize_descriptions",
+                           max_input_tokens=plan.summary_input_tokens,
+                           config=plan.configs["summarize"])
         r_desc = summarize([Item((s, t), f"{s} -> {t}", d) for s, t, d in
                             zip(relationships["source"], relationships["target"],
                                 relationships["descriptions"], strict=True)],
-                           chat, template, max_length=summary_max_length,
+                           chat, template, max_length=plan.summary_max_length,
                            threshold_tokens=summary_threshold_tokens, concurrency=concurrency,
-                           progress=stage, stage="summarize_descriptions")
+                           progress=stage, stage="summarize_descriptions",
+                           max_input_tokens=plan.summary_input_tokens,
+                           config=plan.configs["summarize"])
         entities["description"] = [e_desc[t] for t in entities["title"]]
         relationships["description"] = [r_desc[(s, t)] for s, t in
                                         zip(relationships["source"], relationships["target"],
@@ -187,14 +222,17 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
                            prompts)
     stage = prog.stage("community_reports", len(communities))
     failures: list[str] = []
+    repairs: dict[str, int] = {}
     reports = create_reports(communities, entities, relationships, text_units, chat, template,
-                             mode=mode, max_input_tokens=report_max_input_tokens,
-                             max_length=report_max_length, concurrency=concurrency,
-                             progress=stage, failures=failures)
+                             mode=mode, max_input_tokens=plan.report_input_tokens,
+                             max_length=plan.report_max_length, concurrency=concurrency,
+                             progress=stage, failures=failures, repairs=repairs,
+                             config=plan.configs["reports"])
     acc.wall("community_reports", stage.finish())
     if failures:
         parse_report["unusable_reports"] = len(failures)
         parse_report["unusable_report_samples"] = failures[:5]
+    parse_report.update({f"report_{k}": v for k, v in repairs.items() if v})
 
     idx = GraphIndex(documents=documents, text_units=text_units, entities=entities,
                      relationships=relationships, communities=communities,
@@ -217,7 +255,9 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
         "embedder": ({"key": idx.embedding_model, "source": embedder_source}
                      if embedder is not None else None),
         **({"aliases": aliases} if aliases else {}),
+        "context": window.as_dict(), "model_settings": plan.configs if chat_model else {},
         "settings": {"chunk_size": size, "chunk_overlap": overlap,
+                     "llm_config": llm_config or {}, "give_up_after": give_up_after,
                      "entity_types": list(entity_types), "gleaning": gleaning,
                      "max_cluster_size": max_cluster_size, "seed": seed, "use_lcc": use_lcc,
                      "summary_threshold_tokens": summary_threshold_tokens,
@@ -270,7 +310,7 @@ def update_index(index: GraphIndex, docs: Any, *, remove_missing: bool | None = 
         new = new[~already].reset_index(drop=True)
     show = kw.get("progress", True) and not callable(kw.get("progress"))
     harmless = {"llm", "progress", "cache_dir", "concurrency", "retries", "retry_backoff",
-                "manage_models", "model_ttl", "live"}
+                "manage_models", "model_ttl", "live", "give_up_after"}
     if not changes and not set(kw) - harmless:
         if show:
             note = "; " + changes.describe().split("; ", 1)[1] if changes.kept_missing else ""
@@ -287,7 +327,7 @@ def update_index(index: GraphIndex, docs: Any, *, remove_missing: bool | None = 
         kw["_embedder_source"] = "the model this index was embedded with"
     kw.setdefault("embedding_model", index.embedding_model if index.embeddings else False)
     for k in ("chunk_size", "chunk_overlap", "entity_types", "gleaning", "max_cluster_size",
-              "seed", "use_lcc"):
+              "seed", "use_lcc", "llm_config"):
         if k in settings:
             kw.setdefault(k, settings[k])
     gone = changes.replaced + changes.removed
@@ -368,41 +408,45 @@ def _live_feed(live: Any) -> Any:
 
 def _extract(chat: CachedChat, units: pd.DataFrame, entity_types: Any, gleaning: str,
              prompts: Any, concurrency: int, prog: Progress, acc: Accounting,
-             report: dict[str, Any], on_chunk: Any = None) -> list[tuple[str, ParseResult]]:
+             report: dict[str, Any], on_chunk: Any = None,
+             configs: dict[str, dict[str, Any]] | None = None,
+             give_up: GiveUp | None = None) -> list[tuple[str, ParseResult]]:
     first_t = load_prompt("extract_graph", prompts)
     glean_t = load_prompt("extract_graph_glean", prompts)
     stage = prog.stage("extract_graph", len(units))
+    configs = configs or build_configs()
+    give_up = give_up or GiveUp(None, chat.model)
 
     def one(row: tuple[str, str]) -> tuple[str, ParseResult]:
         uid, text = row
-        c = chat.complete("extract_graph", extraction_messages(first_t, text, entity_types))
-        res = parse_records(c.text)
-        res.raw = c.text
+        c = chat.complete("extract_graph", extraction_messages(first_t, text, entity_types),
+                          config=configs.get("extract"))
+        res = parse_reply(c.text, c.reasoning)
+        res.raw = c.text or c.reasoning
         cands = candidate_names(text)
         if gleaning == "always" or (gleaning == "auto" and
                                     needs_gleaning(res, cands, c.finish_reason)):
             known = sorted({e["title"] for e in res.entities})
             missed = missed_candidates(res, cands)
             g = chat.complete("gleaning", gleaning_messages(glean_t, text, entity_types, known,
-                                                             missed[:15]))
-            res.extend(parse_records(g.text))
+                                                             missed[:15], KNOWN_NAMES_TOKENS),
+                              config=configs.get("glean"))
+            res.extend(parse_reply(g.text, g.reasoning))
         if on_chunk is not None:
             on_chunk(res)
+        give_up.chunk_done(res)
         return uid, res
 
     results = run_parallel(one, list(zip(units["id"], units["text"], strict=True)), concurrency,
                            stage)
     acc.wall("extract_graph", stage.finish())
-    usable = [r for _, r in results if r.n_records or r.complete]
-    if results and not usable:  # not one reply looked like the extraction format
-        sample = results[0][1].raw[:200] if results[0][1].raw is not None else ""
-        raise PredictionError(
-            f"The model {getattr(chat.model, 'key', '?')!r} gave no usable extraction output for "
-            f"any of the {len(results)} chunks (first reply: {sample!r})",
-            hint="the model does not follow GraphRAG's record format: use a larger instruction "
-                 "model, check any prompts you passed, or build with method='fast' (no LLM); "
-                 "replies are cached, so clear cache_dir if you fix the same model's settings")
-    report.update(records=sum(r.n_records for _, r in results),
+    if results and not any(r.n_records or r.complete for _, r in results):
+        raise give_up.error(len(results), early=False)  # not one reply in the record format
+    empty = [r for _, r in results if not r.n_records]
+    report.update(chunks=len(results), chunks_without_records=len(empty),
+                  no_record_samples=[excerpt(r.raw) for r in empty[:5]],
+                  from_reasoning=sum(r.from_reasoning for _, r in results),
+                  records=sum(r.n_records for _, r in results),
                   entities=sum(len(r.entities) for _, r in results),
                   relationships=sum(len(r.relationships) for _, r in results),
                   repaired=sum(r.repaired for _, r in results),
@@ -598,6 +642,11 @@ def _print_summary(idx: GraphIndex, progress: Any) -> None:
     emb = idx.meta.get("embedder")
     print(f"[lmsnb.graphrag] embeddings: {emb['key']} ({emb['source']})" if emb else
           "[lmsnb.graphrag] embeddings: none (embedding_model=False)")
+    pr = idx.meta.get("parse_report", {})
+    if pr.get("chunks_without_records"):
+        print(f"[lmsnb.graphrag] {pr['chunks_without_records']} of {pr['chunks']} chunks gave no "
+              "records — see idx.meta['parse_report'] (a small model? see the troubleshooting "
+              "page)")
 
 
 # -- estimate --------------------------------------------------------------------------------

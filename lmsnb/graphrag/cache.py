@@ -23,6 +23,7 @@ import numpy as np
 from ..errors import ConnectionFailed, LmsnbError, PredictionError, RequestTimeout
 from .llm import ChatModel, Completion, Embedder, check_vectors
 from .progress import Accounting
+from .settings import cache_part, call_kwargs
 from .tokens import estimate_tokens
 
 DEFAULT_CACHE_DIR = ".lmsnb-cache"
@@ -86,23 +87,28 @@ class CachedChat:
         self._lock = threading.Lock()
 
     def complete(self, stage: str, messages: list[dict[str, str]], *,
-                 json_schema: dict | None = None, max_tokens: int | None = None,
-                 temperature: float | None = None) -> Completion:
-        key = self.cache.key({"model": self.model.key, "messages": messages,
-                              "json_schema": json_schema, "max_tokens": max_tokens,
-                              "temperature": temperature})
+                 json_schema: dict | None = None, config: dict[str, Any] | None = None
+                 ) -> Completion:
+        """One call with ``config`` (the stage's model settings, ``graphrag/settings.py``)."""
+        kw = call_kwargs(self.model, config)
+        payload = {"model": self.model.key, "messages": messages, "json_schema": json_schema,
+                   "max_tokens": kw.get("max_tokens"), "temperature": kw.get("temperature")}
+        extra = cache_part({k: v for k, v in (config or {}).items()
+                            if k not in ("maxTokens", "temperature")})
+        if extra:  # keys stay as they were for calls with only the two protocol settings
+            payload["config"] = extra
+        key = self.cache.key(payload)
         hit = self.cache.get("chat", key)
         if hit is not None:
             c = Completion(hit["text"], hit.get("prompt_tokens", 0),
                            hit.get("completion_tokens", 0), 0.0, cached=True,
-                           finish_reason=hit.get("finish_reason", "stop"))
+                           finish_reason=hit.get("finish_reason", "stop"),
+                           reasoning=hit.get("reasoning", ""))
             self.accounting.add(stage, c)
             return c
         t0 = time.perf_counter()
         try:
-            c = with_retries(lambda: self.model.complete(messages, json_schema=json_schema,
-                                                         max_tokens=max_tokens,
-                                                         temperature=temperature),
+            c = with_retries(lambda: self.model.complete(messages, json_schema=json_schema, **kw),
                              self.retries, self.backoff)
         except LmsnbError:
             raise
@@ -112,11 +118,13 @@ class CachedChat:
         if not c.prompt_tokens:  # a bare model that does not report usage: estimate it
             c = Completion(c.text, sum(estimate_tokens(m["content"]) for m in messages),
                            c.completion_tokens or estimate_tokens(c.text),
-                           c.seconds or time.perf_counter() - t0, finish_reason=c.finish_reason)
+                           c.seconds or time.perf_counter() - t0, finish_reason=c.finish_reason,
+                           reasoning=c.reasoning)
         self.cache.put("chat", key, {"model": self.model.key, "text": c.text,
                                      "prompt_tokens": c.prompt_tokens,
                                      "completion_tokens": c.completion_tokens,
-                                     "finish_reason": c.finish_reason, "stage": stage})
+                                     "finish_reason": c.finish_reason, "stage": stage,
+                                     **({"reasoning": c.reasoning} if c.reasoning else {})})
         self.accounting.add(stage, c)
         return c
 
@@ -135,7 +143,7 @@ def as_completion(c: Any) -> Completion:
     if isinstance(c, Completion):
         return c if isinstance(c.text, str) else Completion(
             "" if c.text is None else str(c.text), c.prompt_tokens, c.completion_tokens,
-            c.seconds, c.cached, c.finish_reason)
+            c.seconds, c.cached, c.finish_reason, c.reasoning or "")
     if c is None or isinstance(c, str):
         return Completion(c or "")
     text = getattr(c, "text", None)
@@ -145,7 +153,8 @@ def as_completion(c: Any) -> Completion:
     return Completion("" if text is None else str(text), int(getattr(c, "prompt_tokens", 0) or 0),
                       int(getattr(c, "completion_tokens", 0) or 0),
                       float(getattr(c, "seconds", 0.0) or 0.0),
-                      finish_reason=str(getattr(c, "finish_reason", "stop") or "stop"))
+                      finish_reason=str(getattr(c, "finish_reason", "stop") or "stop"),
+                      reasoning=str(getattr(c, "reasoning", "") or ""))
 
 
 class CachedEmbedder:

@@ -865,8 +865,10 @@ def _llm_descriptions(index: Any, ents: pd.DataFrame, rels: pd.DataFrame, e_pos:
     re-derived from their remaining text units (the build's own extraction calls, so the LLM
     cache answers them for an index lmsnb built)."""
     from .extract import DEFAULT_ENTITY_TYPES, load_prompt
+    from .settings import build_configs
     from .summarize import Item, summarize
 
+    configs = build_configs(index.meta.get("model_settings"))  # the build's: the cache answers
     e_desc = {i: list(v) for i, v in ent_items.items()}
     r_desc = {i: list(v) for i, v in rel_items.items()}
     redo_e = [i for i, v in ent_items.items() if not v]
@@ -881,7 +883,8 @@ def _llm_descriptions(index: Any, ents: pd.DataFrame, rels: pd.DataFrame, e_pos:
             units.update(_list(rels["text_unit_ids"].iloc[r_pos[i]]))
         tu = index.text_units[index.text_units["id"].isin(units)]
         results = _extract(chat, tu, settings.get("entity_types", DEFAULT_ENTITY_TYPES),
-                           settings.get("gleaning", "auto"), prompts, concurrency, prog, acc, {})
+                           settings.get("gleaning", "auto"), prompts, concurrency, prog, acc, {},
+                           configs=configs)
         form = alias_map(index)
         found_e: dict[str, list[str]] = {}
         found_r: dict[tuple[str, ...], list[str]] = {}
@@ -904,7 +907,8 @@ def _llm_descriptions(index: Any, ents: pd.DataFrame, rels: pd.DataFrame, e_pos:
     stage = prog.stage("summarize_descriptions", 0)
     kw = dict(max_length=settings.get("summary_max_length", 500),
               threshold_tokens=settings.get("summary_threshold_tokens", 200),
-              concurrency=concurrency, progress=stage, stage="summarize_descriptions")
+              concurrency=concurrency, progress=stage, stage="summarize_descriptions",
+              config=configs["summarize"])
     new_e = summarize([Item(i, str(ents["title"].iloc[e_pos[i]]), d)
                        for i, d in e_desc.items() if d], chat, template, **kw)
     new_r = summarize([Item(i, f"{rels['source'].iloc[r_pos[i]]} -> "
@@ -919,6 +923,7 @@ def _refresh_reports(index: Any, chat: Any, method: str, settings: dict[str, Any
                      prompts: Any, concurrency: int, prog: Any, acc: Any) -> int:
     from .extract import load_prompt
     from .reports import create_reports
+    from .settings import build_configs
 
     wanted = set(int(c) for c in index.meta["stale"]["community_reports"])
     com = index.communities
@@ -931,7 +936,8 @@ def _refresh_reports(index: Any, chat: Any, method: str, settings: dict[str, Any
                            template, mode=mode,
                            max_input_tokens=settings.get("report_max_input_tokens", 8000),
                            max_length=settings.get("report_max_length", 2000),
-                           concurrency=concurrency, progress=stage, failures=[])
+                           concurrency=concurrency, progress=stage, failures=[],
+                           config=build_configs(index.meta.get("model_settings"))["reports"])
     acc.wall("community_reports", stage.finish())
     reps = index.community_reports.copy()
     pos = {int(c): p for p, c in enumerate(reps["community"].astype(int))}

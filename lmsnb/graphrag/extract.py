@@ -92,6 +92,8 @@ class ParseResult:
     fmt: str = "tuples"
     #: the reply as the model wrote it (set by the build for its error messages)
     raw: str | None = field(default=None, repr=False)
+    #: the records came from the model's reasoning (an unclosed ``<think>`` swallowed them)
+    from_reasoning: bool = False
 
     @property
     def n_records(self) -> int:
@@ -102,6 +104,7 @@ class ParseResult:
         self.relationships += other.relationships
         self.unparsed += other.unparsed
         self.repaired += other.repaired
+        self.from_reasoning = self.from_reasoning or other.from_reasoning
 
 
 _THINK_RE = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.S | re.I)
@@ -122,14 +125,49 @@ def clean_name(value: Any) -> str:
 def _clean_text(value: Any) -> str:
     s = html.unescape(str(value)).strip()
     s = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", "", s)
-    return s.strip().strip("\"'").strip()
+    return _unquote(s.strip())
+
+
+def _quotes(s: str, q: str) -> int:
+    """Quote marks ``q`` in ``s`` that are not apostrophes inside a word (``crew's``)."""
+    if q == '"':
+        return s.count(q)
+    return len(re.findall(r"(?<![^\W_])'|'(?![^\W_])", s))
+
+
+def _unquote(s: str) -> str:
+    """Drop quotes around a whole field or left over at one end, keep quotes that belong to
+    the text: ``"reached 'Site 7'"`` → ``reached 'Site 7'`` (not ``reached 'Site 7``)."""
+    for q in "\"'":
+        if len(s) >= 2 and s[0] == s[-1] == q and _quotes(s[1:-1], q) % 2 == 0:
+            s = s[1:-1].strip()
+        if _quotes(s, q) % 2:  # one stray quote: the field's own, at one end
+            if s.startswith(q):
+                s = s[1:].strip()
+            elif s.endswith(q):
+                s = s[:-1].strip()
+    return s
+
+
+#: strength written as a word → GraphRAG's 1–10 scale
+STRENGTH_WORDS = {"very strong": 9, "very high": 9, "strong": 8, "high": 8, "moderate": 5,
+                  "medium": 5, "average": 5, "weak": 2, "low": 2, "very weak": 1, "very low": 1}
+#: the range the extraction prompt asks for (GraphRAG's examples use 1–10)
+STRENGTH_RANGE = (1.0, 10.0)
 
 
 def _weight(value: Any) -> tuple[float, bool]:
-    m = re.search(r"-?\d+(?:\.\d+)?", str(value))
-    if not m:
-        return 1.0, False
-    return float(m.group(0)), True
+    """``(weight, ok)``: a number in 1–10 (clamped), a strength word, or 1.0 and not ok."""
+    text = str(value).strip().strip("\"'()").lower()
+    m = re.search(r"-?\d+(?:\.\d+)?", text)
+    if m:
+        w = float(m.group(0))
+        low, high = STRENGTH_RANGE
+        return min(high, max(low, w)), low <= w <= high
+    for word in sorted(STRENGTH_WORDS, key=len, reverse=True):
+        if re.search(rf"\b{word}\b", text):
+            return float(STRENGTH_WORDS[word]), False
+    return 1.0, False
 
 
 def strip_wrappers(text: str) -> str:
@@ -145,6 +183,22 @@ def strip_wrappers(text: str) -> str:
             text = text.lstrip()[len(tag):]
             low = text.lower()
     return _FENCE_RE.sub("", text)
+
+
+def parse_reply(text: str, reasoning: str = "") -> ParseResult:
+    """Parse a reply's answer, or its reasoning when the answer holds no records.
+
+    A model that opens ``<think>`` and never closes it has everything it wrote filed as
+    reasoning (LM Studio, and lmsnb's splitter, cannot know the thinking ended): its records
+    are there.
+    """
+    result = parse_records(text)
+    if not result.n_records and reasoning.strip():
+        alt = parse_records(reasoning)
+        if alt.n_records:
+            alt.from_reasoning = True
+            return alt
+    return result
 
 
 def parse_records(text: str) -> ParseResult:
@@ -385,10 +439,21 @@ def extraction_messages(template: str, text: str, entity_types: list[str] | tupl
 
 
 def gleaning_messages(template: str, text: str, entity_types: list[str] | tuple[str, ...],
-                      known: list[str], candidates: list[str]) -> list[dict[str, str]]:
+                      known: list[str], candidates: list[str],
+                      known_tokens: int = 200) -> list[dict[str, str]]:
+    """The gleaning prompt; the names already found are cut to ``known_tokens`` (estimated) so
+    the prompt stays within the room the context budget kept for them."""
+    from .tokens import estimate_tokens
+
+    names, used = [], 0
+    for name in known:
+        used += estimate_tokens(name) + 1
+        if used > known_tokens:
+            break
+        names.append(name)
     return [{"role": "user", "content": fill(
         template, entity_types=", ".join(entity_types), input_text=text,
-        known_entities=", ".join(known) or "(none)", candidates=", ".join(candidates) or "(none)")}]
+        known_entities=", ".join(names) or "(none)", candidates=", ".join(candidates) or "(none)")}]
 
 
 def missed_candidates(result: ParseResult, candidates: list[str]) -> list[str]:
@@ -409,12 +474,69 @@ def needs_gleaning(result: ParseResult, candidates: list[str], finish_reason: st
     """Glean only when the first pass looks incomplete.
 
     GraphRAG always gleans once (a second call that resends prompt, chunk and answer: ~40 % of
-    its prompt tokens). We glean when the reply was cut off, parsed to nothing, or left more than
-    a quarter (and at least two) of the chunk's capitalised names uncovered.
+    its prompt tokens). We glean when the reply was cut off, had record-like lines but no
+    entity, or left more than a quarter (and at least two) of the chunk's capitalised names
+    uncovered — not when it was prose with no record at all (a model that ignored the format
+    will not add "more" records in it; the build's early give-up handles such a model).
     """
+    if not result.n_records and not result.unparsed:
+        return False  # not the record format at all (even if cut off): "more" will not help
     if finish_reason == "length" or not result.complete and result.n_records:
         return True
     if not result.entities:
         return True
     missed = missed_candidates(result, candidates)
     return len(missed) >= min_missed and len(missed) > max_missed_share * max(1, len(candidates))
+
+
+def excerpt(text: str | None, n: int = 160) -> str:
+    """A reply shortened for a message: whitespace collapsed, cut at ``n`` characters."""
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= n else flat[:n - 1].rstrip() + "…"
+
+
+class GiveUp:
+    """Stops a build whose model gives no records for its first chunks.
+
+    A model that cannot follow the record format fails on every chunk alike, so after
+    ``after`` chunks with no record (and none with any) the build stops with what the model
+    answered and what to try, instead of spending hours to find out. A chunk the model marked
+    complete with no records (nothing to extract there) counts neither way. Thread-safe: the
+    extraction stage calls :meth:`chunk_done` from its workers.
+    """
+
+    def __init__(self, after: int | None, model: Any, temperature: Any = None) -> None:
+        import threading
+
+        self.after = after
+        self.model = getattr(model, "key", None) or type(model).__name__
+        self.temperature = temperature
+        self.works = False
+        self.failures: list[ParseResult] = []
+        self._lock = threading.Lock()
+
+    def chunk_done(self, res: ParseResult) -> None:
+        with self._lock:
+            if res.n_records:
+                self.works = True
+            elif not res.complete:
+                self.failures.append(res)
+            if not self.works and self.after and len(self.failures) >= self.after:
+                raise self.error(len(self.failures), early=True)
+
+    def error(self, n: int, *, early: bool) -> Exception:
+        from ..errors import PredictionError
+
+        said = excerpt(self.failures[0].raw if self.failures else "")
+        tries = ["a bigger instruction model (7B or more)"]
+        if self.temperature not in (0, 0.0):
+            tries.append("temperature 0 (llm_config={'temperature': 0})")
+        tries.append("method='fast' (no LLM extraction)")
+        what = (f"its first {n} chunks, so the build stopped early" if early else
+                "its only chunk" if n == 1 else f"any of its {n} chunks")
+        return PredictionError(
+            f"The model {self.model!r} gave no GraphRAG records for {what}. "
+            f"It answered: {said!r}",
+            hint=f"it does not follow the extraction format: try {', '.join(tries[:-1])} or "
+                 f"{tries[-1]}. Replies so far are cached, so a re-run with the same model and "
+                 "settings resumes (give_up_after=None never stops early)")

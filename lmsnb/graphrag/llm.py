@@ -29,6 +29,9 @@ class Completion:
     seconds: float = 0.0
     cached: bool = False
     finish_reason: str = "stop"  # "length" when the model hit max_tokens (truncated output)
+    #: the model's thinking, kept apart from ``text`` (a reply that opened ``<think>`` and never
+    #: closed it has all of its output here: the GraphRAG parsers look here when ``text`` fails)
+    reasoning: str = ""
 
 
 @runtime_checkable
@@ -41,6 +44,10 @@ class ChatModel(Protocol):
                  max_tokens: int | None = None, temperature: float | None = None) -> Completion: ...
 
     def count_tokens(self, text: str) -> int: ...
+
+    # Optional: ``context_length`` (an int, or a method returning one) — the model's context
+    # window in its own tokens, so every prompt and answer is fitted into it (graphrag/budget.py);
+    # and ``config=`` on complete() for settings beyond max_tokens/temperature (settings.py).
 
 
 @runtime_checkable
@@ -70,9 +77,13 @@ class LMStudioChat:
         return self._model
 
     def stream(self, messages: list[dict[str, str]], *, json_schema: dict | None = None,
-               max_tokens: int | None = None, temperature: float | None = None) -> Any:
-        """A live, cancellable event iterator (``lmsnb.client.Prediction``) for one call."""
-        config: dict[str, Any] = {}
+               max_tokens: int | None = None, temperature: float | None = None,
+               config: dict[str, Any] | None = None) -> Any:
+        """A live, cancellable event iterator (``lmsnb.client.Prediction``) for one call.
+
+        ``config`` carries any other prediction setting (``topPSampling``, ``stopStrings``, …).
+        """
+        config = dict(config or {})
         if max_tokens is not None:
             config["maxTokens"] = int(max_tokens)
         if temperature is not None:
@@ -81,11 +92,12 @@ class LMStudioChat:
                                response_format=json_schema, kind="graphrag")
 
     def complete(self, messages: list[dict[str, str]], *, json_schema: dict | None = None,
-                 max_tokens: int | None = None, temperature: float | None = None) -> Completion:
+                 max_tokens: int | None = None, temperature: float | None = None,
+                 config: dict[str, Any] | None = None) -> Completion:
         t0 = time.perf_counter()
         done = None
         for event in self.stream(messages, json_schema=json_schema, max_tokens=max_tokens,
-                                 temperature=temperature):
+                                 temperature=temperature, config=config):
             done = event
         seconds = time.perf_counter() - t0
         text = getattr(done, "text", "") or ""
@@ -94,11 +106,29 @@ class LMStudioChat:
         completion = getattr(stats, "predicted_tokens", 0) or estimate_tokens(text)
         stop = getattr(stats, "stop_reason", "eosFound")
         return Completion(text, int(prompt), int(completion), seconds,
-                          finish_reason="length" if stop in ("maxPredictedTokensReached", "length")
-                          else "stop")
+                          finish_reason="length" if stop in ("maxPredictedTokensReached", "length",
+                                                             "contextLengthReached")
+                          else "stop", reasoning=getattr(done, "reasoning", "") or "")
 
     def count_tokens(self, text: str) -> int:
         return int(_conn().count_tokens(self.key, text))
+
+    def context_length(self) -> int | None:
+        """The loaded instance's context length (LM Studio loads many models at 4,096).
+
+        A model that is not loaded yet is loaded now, as LM Studio would on the first call
+        (JIT, with its own default settings), so the length read is the one the calls get.
+        """
+        from ..errors import ModelNotFound
+
+        conn = _conn()
+        try:
+            info = conn.model_info(self.key, kind="llm")
+        except ModelNotFound:
+            conn.count_tokens(self.key, " ")  # JIT-loads it (raises ModelNotFound if unknown)
+            info = conn.model_info(self.key, kind="llm")
+        value = info.get("context_length")
+        return int(value) if value else None
 
     def __repr__(self) -> str:
         return f"LMStudioChat({self._model!r})"

@@ -39,8 +39,20 @@ REPORT_COLUMNS = ["id", "human_readable_id", "community", "level", "parent", "ch
                   "full_content_json", "period", "size"]
 
 
-def parse_report(text: str) -> dict[str, Any] | None:
-    """A report dict from a model reply (fenced, wrapped in chatter, or truncated), or None."""
+#: GraphRAG's range for a report's rating ("impact severity")
+RATING_RANGE = (0.0, 10.0)
+#: a title longer than this is not a title (a small model pasting its input)
+MAX_TITLE_CHARS = 120
+
+
+def parse_report(text: str, repairs: dict[str, int] | None = None) -> dict[str, Any] | None:
+    """A report dict from a model reply (fenced, wrapped in chatter, or truncated), or None.
+
+    The rating is clamped into GraphRAG's 0–10 (a missing or unreadable one becomes 0), and a
+    title with no word in it (``""``, ``", "``) or pasted text is left empty for the caller to
+    replace; each repair is counted in ``repairs``.
+    """
+    repairs = repairs if repairs is not None else {}
     body = strip_wrappers(text or "")
     start = body.find("{")
     if start < 0:
@@ -63,8 +75,16 @@ def parse_report(text: str) -> dict[str, Any] | None:
     try:
         rating = float(re.findall(r"-?\d+(?:\.\d+)?", _text(data.get("rating")))[0])
     except IndexError:
-        rating = 0.0
-    return {"title": _text(data.get("title")), "summary": _text(data.get("summary")),
+        rating = -1.0  # counted below as a repair, stored as 0
+    low, high = RATING_RANGE
+    if not low <= rating <= high:
+        repairs["ratings_clamped"] = repairs.get("ratings_clamped", 0) + 1
+        rating = min(high, max(low, rating))
+    title = " ".join(_text(data.get("title")).split()).strip(" #*\"'")
+    if not re.search(r"[^\W_]", title) or len(title) > MAX_TITLE_CHARS:
+        repairs["titles_replaced"] = repairs.get("titles_replaced", 0) + 1
+        title = ""
+    return {"title": title, "summary": _text(data.get("summary")),
             "rating": rating, "rating_explanation": _text(data.get("rating_explanation")),
             "findings": findings}
 
@@ -140,6 +160,27 @@ def text_context(com: pd.Series, units: pd.DataFrame, ents: pd.DataFrame, max_to
     return "\n".join([f"Key terms: {', '.join(terms[:30])}", "-----Sources-----", "id,text"] + out)
 
 
+def report_samples(entities: pd.DataFrame, relationships: pd.DataFrame, units: pd.DataFrame,
+                   mode: str = "graph") -> list[str]:
+    """Report inputs in the shape the prompt carries them, so the context budget can measure
+    their cost in the model's tokens (works on merged records, before or after summaries)."""
+    if mode == "text":
+        return ["\n".join(f"{i},{' '.join(str(t).split())}"
+                          for i, t in enumerate(units["text"].head(5)))]
+
+    def desc(row: Any) -> str:
+        d = row.get("description")
+        if not isinstance(d, str):
+            d = " ".join(str(x) for x in row.get("descriptions") or [])
+        return " ".join(d.split())
+
+    e = entities.head(40)
+    r = relationships.head(40)
+    return ["\n".join(f"{i},{row['title']},{desc(row)}" for i, (_, row) in enumerate(e.iterrows())),
+            "\n".join(f"{i},{row['source']},{row['target']},{desc(row)}"
+                      for i, (_, row) in enumerate(r.iterrows()))]
+
+
 def extractive_report(com: pd.Series, ents: pd.DataFrame, rels: pd.DataFrame) -> dict[str, Any]:
     """A report without an LLM: top entities and relationships, their own descriptions."""
     e = ents[ents["id"].isin(set(com["entity_ids"]))].sort_values("degree", ascending=False)
@@ -170,8 +211,17 @@ def create_reports(communities: pd.DataFrame, entities: pd.DataFrame,
                    template: str, *, mode: str = "graph", max_input_tokens: int = 8000,
                    max_length: int = 2000, concurrency: int = 4,
                    progress: StageProgress | None = None,
-                   failures: list[str] | None = None) -> pd.DataFrame:
-    """GraphRAG's ``community_reports`` table: one report per community, leaves first."""
+                   failures: list[str] | None = None, repairs: dict[str, int] | None = None,
+                   config: dict[str, Any] | None = None) -> pd.DataFrame:
+    """GraphRAG's ``community_reports`` table: one report per community, leaves first.
+
+    ``repairs`` counts fixed fields (``ratings_clamped``, ``titles_replaced``,
+    ``summaries_replaced``, ``from_reasoning``); ``config`` is the stage's model settings.
+    """
+    import threading
+
+    repairs = repairs if repairs is not None else {}
+    lock = threading.Lock()
     done: dict[int, dict[str, Any]] = {}
     by_level = sorted(communities["level"].unique(), reverse=True) if len(communities) else []
     for level in by_level:
@@ -185,12 +235,27 @@ def create_reports(communities: pd.DataFrame, entities: pd.DataFrame,
                    else graph_context(row, entities, relationships, max_input_tokens, subs))
             prompt = fill(template, input_text=ctx, max_length=max_length)
             c = chat.complete("community_reports", [{"role": "user", "content": prompt}],
-                              json_schema=REPORT_SCHEMA)
-            rep = parse_report(c.text)
+                              json_schema=REPORT_SCHEMA, config=config)
+            fixed: dict[str, int] = {}
+            rep = parse_report(c.text, fixed)
+            reasoning = getattr(c, "reasoning", "")
+            if rep is None and reasoning:  # an unclosed <think> swallowed the JSON
+                fixed = {}
+                rep = parse_report(reasoning, fixed)
+                fixed["from_reasoning"] = int(rep is not None)
             if rep is None:
                 if failures is not None:
                     failures.append(f"community {row['community']}: {c.text[:200]!r}")
-                rep = extractive_report(row, entities, relationships)
+                return int(row["community"]), extractive_report(row, entities, relationships)
+            if not rep["title"] or not rep["summary"].strip():
+                fallback = extractive_report(row, entities, relationships)
+                if not rep["summary"].strip():
+                    rep["summary"] = fallback["summary"]
+                    fixed["summaries_replaced"] = 1
+                rep["title"] = rep["title"] or fallback["title"]
+            with lock:
+                for k, v in fixed.items():
+                    repairs[k] = repairs.get(k, 0) + v
             return int(row["community"]), rep
 
         for cid, rep in run_parallel(one, [r for _, r in rows.iterrows()], concurrency, progress):

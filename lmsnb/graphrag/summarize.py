@@ -14,7 +14,7 @@ from typing import Any
 
 from .extract import fill
 from .progress import StageProgress, run_parallel
-from .tokens import estimate_tokens
+from .tokens import cut_to_tokens, estimate_tokens
 
 
 @dataclass
@@ -30,8 +30,13 @@ def unique_descriptions(descs: list[str]) -> list[str]:
 
 def summarize(items: list[Item], chat: Any | None, template: str, *, max_length: int = 500,
               threshold_tokens: int = 200, max_input_tokens: int = 4000, concurrency: int = 4,
-              progress: StageProgress | None = None, stage: str = "summarize") -> dict[Any, str]:
-    """``key -> description`` for every item, with as few LLM calls as the rule above allows."""
+              progress: StageProgress | None = None, stage: str = "summarize",
+              config: dict[str, Any] | None = None) -> dict[Any, str]:
+    """``key -> description`` for every item, with as few LLM calls as the rule above allows.
+
+    ``max_input_tokens`` bounds the descriptions sent in one call (the context budget); one
+    description longer than that is cut. ``config``: the stage's model settings.
+    """
     out: dict[Any, str] = {}
     todo: list[Item] = []
     for it in items:
@@ -48,13 +53,15 @@ def summarize(items: list[Item], chat: Any | None, template: str, *, max_length:
         batch: list[str] = []
         used = 0
         for d in it.descriptions:  # rolling summaries when the list overflows the input budget
+            d = cut_to_tokens(d, max_input_tokens // 2)
             n = estimate_tokens(d)
             if batch and used + n > max_input_tokens:
-                summary = _call(chat, template, it.name, batch, max_length, stage)
+                summary = cut_to_tokens(_call(chat, template, it.name, batch, max_length, stage, config),
+                               max_input_tokens // 2)
                 batch, used = [summary], estimate_tokens(summary)
             batch.append(d)
             used += n
-        summary = _call(chat, template, it.name, batch, max_length, stage)
+        summary = _call(chat, template, it.name, batch, max_length, stage, config)
         return it.key, summary or " ".join(it.descriptions)
 
     for key, text in run_parallel(one, todo, concurrency, progress):
@@ -62,13 +69,15 @@ def summarize(items: list[Item], chat: Any | None, template: str, *, max_length:
     return out
 
 
-def _call(chat: Any, template: str, name: str, descs: list[str], max_length: int, stage: str) -> str:
+def _call(chat: Any, template: str, name: str, descs: list[str], max_length: int, stage: str,
+          config: dict[str, Any] | None = None) -> str:
     from .extract import strip_wrappers
 
     prompt = fill(template, entity_name=name, max_length=max_length,
                   description_list="\n".join(f"- {d}" for d in descs))
-    c = chat.complete(stage, [{"role": "user", "content": prompt}])
-    return strip_wrappers(c.text).strip()
+    c = chat.complete(stage, [{"role": "user", "content": prompt}], config=config)
+    # an unclosed <think> leaves the whole reply in the reasoning: use it rather than nothing
+    return strip_wrappers(c.text).strip() or strip_wrappers(getattr(c, "reasoning", "")).strip()
 
 
 def most_common(values: list[str]) -> str:

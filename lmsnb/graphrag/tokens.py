@@ -102,3 +102,16 @@ class TokenCounter:
             self.ratio = real / est
             self.source = "model tokenizer"
         return self.ratio
+
+
+def cut_to_tokens(text: str, max_tokens: int) -> str:
+    """``text`` cut at a word boundary to about ``max_tokens`` estimated tokens (``…`` marks a
+    cut): for one piece of input that alone would overflow a budget."""
+    total = token_cost(text)
+    if total <= max_tokens:
+        return text
+    words = text.split(" ")
+    keep = max(1, int(len(words) * max_tokens / total))
+    while keep > 1 and token_cost(" ".join(words[:keep])) > max_tokens - 1:
+        keep = int(keep * 0.9)
+    return " ".join(words[:keep]) + " …"

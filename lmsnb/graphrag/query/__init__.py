@@ -21,10 +21,11 @@ import pandas as pd
 
 from ...errors import ConfigError, GraphIndexError
 from .. import sanity
+from ..budget import model_window
 from ..tokens import estimate_tokens
 from . import basic, drift, global_search, local
-from .base import QueryRun
-from .params import METHODS, NO_DATA_ANSWER, QueryConfig, make_config
+from .base import QueryRun, fit_query
+from .params import ALIASES, FIELD_NAMES, METHODS, NO_DATA_ANSWER, QueryConfig, make_config
 from .result import Context, QueryResult, QueryStream
 from .vectors import ensure_embeddings
 
@@ -132,6 +133,19 @@ def resolve_models(index: Any, *, chat: Any = None, model: Any = None, embedder:
     return chat, emb
 
 
+def _samples(index: Any) -> list[str]:
+    """Some of the index's own text in the shapes contexts carry (source text, reports,
+    entity rows): the model's tokens per estimated token differ between them."""
+    out = []
+    for table, cols in (("text_units", ("text",)), ("community_reports", ("full_content",)),
+                        ("entities", ("title", "description"))):
+        df = getattr(index, table, None)
+        if isinstance(df, pd.DataFrame) and set(cols) <= set(df.columns) and len(df):
+            rows = df[list(cols)].head(30 if table == "entities" else 3).astype(str)
+            out.append("\n".join("|".join(r) for r in rows.itertuples(index=False))[:12000])
+    return out
+
+
 def _history(history: Any) -> list[dict[str, str]]:
     if history is None:
         return []
@@ -159,7 +173,9 @@ def run_query(index: Any, question: str, method: str = "local", *, chat: Any = N
     ``stream=True`` returns a :class:`QueryStream` (iterator of ``lmsnb.events`` ending in
     ``Done`` whose ``parsed`` is the result); otherwise the :class:`QueryResult`.
     ``params``: any :class:`QueryConfig` field (``community_level``, ``top_k_entities``,
-    ``max_context_tokens``, ``response_type``, ...). Problems are raised before anything runs.
+    ``max_context_tokens``, ``response_type``, ``llm_config``, ...). Problems are raised before
+    anything runs. Budgets are fitted into the model's loaded context (a budget you set higher
+    is lowered with one :class:`~lmsnb.graphrag.budget.ContextNotice`).
     """
     method = str(method).lower().strip()
     if method not in _METHODS:
@@ -179,9 +195,15 @@ def run_query(index: Any, question: str, method: str = "local", *, chat: Any = N
     runner, sets = _METHODS[method]
     chat, emb = resolve_models(index, chat=chat, model=model, embedder=embedder,
                                embedding_model=embedding_model, need_embedder=bool(sets))
+    window = model_window(chat, _samples(index))
+    chosen = {ALIASES.get(k, k) for k in params}
+    if config is not None:
+        chosen |= {f for f in FIELD_NAMES if getattr(config, f) != getattr(QueryConfig(), f)}
+    cfg, configs = fit_query(cfg, window, method, question, chosen)
+    window.notify()
     q = QueryRun(index=index, question=question.strip(), method=method, cfg=cfg, chat=chat,
                  embedder=emb, history=_history(history), count=count_tokens or estimate_tokens,
-                 streaming=stream, progress=progress)
+                 streaming=stream, progress=progress, configs=configs, window=window)
     if sets:
         ensure_embeddings(index, sets, emb, log=q.log, progress=progress)
     s = QueryStream(lambda: runner(q), cancel=q.cancel)

@@ -51,7 +51,7 @@ def run(q: QueryRun) -> Iterator[Event]:
     ctx = build_basic_context(q.index, q.history_text(), q.cfg, embedder=q.embedder,
                               count=q.count, history=q.history, log=q.log)
     if "sources" not in ctx.tables:
-        raise budget_too_small(q.cfg, "text unit")
+        raise budget_too_small(q.cfg, "text unit", q.window)
     system = calls.fill("basic_system", response_type=q.cfg.response_type, context_data=ctx.text)
     out: dict[str, Any] = {}
     yield from q.answer(system, "basic answer", out)

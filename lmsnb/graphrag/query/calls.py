@@ -36,28 +36,23 @@ def fill(name: str, **values: Any) -> str:
                   else m.group(0), prompt(name))
 
 
-def _kw(json_schema: dict | None, max_tokens: int | None,
-        temperature: float | None) -> dict[str, Any]:
-    kw: dict[str, Any] = {}
-    if json_schema is not None:
-        kw["json_schema"] = json_schema
-    if max_tokens is not None:
-        kw["max_tokens"] = max_tokens
-    if temperature is not None:
-        kw["temperature"] = temperature
-    return kw
-
-
 def complete(chat: Any, messages: Messages, *, stage: str, log: CallLog,
-             json_schema: dict | None = None, max_tokens: int | None = None,
-             temperature: float | None = None) -> str:
-    """One non-streamed chat call; returns its text and records it in ``log``."""
+             json_schema: dict | None = None, config: dict[str, Any] | None = None) -> str:
+    """One non-streamed chat call with the stage's model settings; returns its text.
+
+    A structured (JSON) answer that an unclosed ``<think>`` filed as reasoning is taken from
+    the reasoning.
+    """
     from ...errors import LmsnbError
     from ..cache import as_completion, model_failed
+    from ..settings import call_kwargs
 
     t0 = time.perf_counter()
+    kw = call_kwargs(chat, config)
+    if json_schema is not None:
+        kw["json_schema"] = json_schema
     try:
-        c = as_completion(chat.complete(messages, **_kw(json_schema, max_tokens, temperature)))
+        c = as_completion(chat.complete(messages, **kw))
     except LmsnbError:
         raise
     except Exception as exc:  # a custom model's own failure: one message, chain kept
@@ -66,6 +61,8 @@ def complete(chat: Any, messages: Messages, *, stage: str, log: CallLog,
     log.add(stage, prompt_tokens=getattr(c, "prompt_tokens", 0) or 0,
             completion_tokens=getattr(c, "completion_tokens", 0) or 0,
             seconds=getattr(c, "seconds", None) or time.perf_counter() - t0)
+    if json_schema is not None and "{" not in c.text and "{" in c.reasoning:
+        return c.reasoning
     return c.text
 
 
@@ -77,7 +74,7 @@ def _open_stream(chat: Any, messages: Messages, kw: dict[str, Any]) -> Any:
 
 
 def stream(chat: Any, messages: Messages, *, stage: str, log: CallLog,
-           max_tokens: int | None = None, temperature: float | None = None,
+           config: dict[str, Any] | None = None,
            out: dict[str, Any], on_start: Any = None) -> Iterator[Event]:
     """Stream one chat call's events (all but its ``Done``); ``out["text"]`` gets the answer.
 
@@ -86,11 +83,12 @@ def stream(chat: Any, messages: Messages, *, stage: str, log: CallLog,
     single fragment, so every model works with ``stream=True``. ``on_start(events)`` receives
     the live iterator (so a Stop button can ``cancel()`` it).
     """
-    kw = _kw(None, max_tokens, temperature)
+    from ..settings import call_kwargs
+
     t0 = time.perf_counter()
-    events = _open_stream(chat, messages, kw)
+    events = _open_stream(chat, messages, call_kwargs(chat, config, method="stream"))
     if events is None:
-        text = complete(chat, messages, stage=stage, log=log, **kw)
+        text = complete(chat, messages, stage=stage, log=log, config=config)
         out["text"] = text
         if text:
             yield Fragment(text)

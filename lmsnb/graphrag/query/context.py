@@ -23,8 +23,11 @@ import pandas as pd
 
 from .. import sanity
 from ..sanity import id_list as as_list
-from ..tokens import estimate_tokens
+from ..tokens import cut_to_tokens, estimate_tokens
 from .result import Context
+
+#: a first row is cut to fit only if this much of its text survives
+MIN_CUT_TOKENS = 200
 
 Counter = Callable[[str], int]
 
@@ -46,7 +49,9 @@ def build_table(name: str, header: Sequence[str], rows: Iterable[tuple[Any, ...]
     Each row is ``(cells, record)`` or ``(cells, record, shorter_cells)``: ``record`` goes into
     the returned DataFrame (``short_id`` and ``id`` at least); ``shorter_cells`` (e.g. a report's
     summary instead of its full text) is tried when ``cells`` does not fit. Packing stops at the
-    first row that does not fit either way, as GraphRAG does, so priority order holds.
+    first row that does not fit either way, as GraphRAG does, so priority order holds — except
+    that a first row too long for the whole budget (a small model's context) comes with its
+    longest cell cut to fit (``shortened``), so the table is not left empty.
     ``memo`` caches line token counts by (table, row id, variant): index rows do not change
     between queries, and counting a 1,200-token chunk costs more than the rest of a query.
     """
@@ -56,7 +61,7 @@ def build_table(name: str, header: Sequence[str], rows: Iterable[tuple[Any, ...]
         return Context(text="", tables={}, tokens=0)
     lines, records = [head], []
     for cells, record, *alt in rows:
-        fitted = None
+        fitted, cut = None, False
         for variant, option in enumerate((cells, *alt)):
             line = "|".join(_cell(c) for c in option) + "\n"
             key = (id(count), name, record.get("id"), variant)
@@ -68,16 +73,35 @@ def build_table(name: str, header: Sequence[str], rows: Iterable[tuple[Any, ...]
             if used + n <= budget:
                 fitted = line
                 break
-        if fitted is None:
+        if fitted is None and not records:
+            option = _cut_longest(cells, budget - used, count)
+            fitted = "|".join(_cell(c) for c in option) + "\n" if option else None
+            n = count(fitted) if fitted else 0
+            if fitted is None or used + n > budget:
+                break
+            record, cut = {**record, "shortened": True}, True
+        elif fitted is None:
             break
-        if alt:
+        elif alt:
             record = {**record, "shortened": option is not cells}
         lines.append(fitted)
         records.append(record)
         used += n
+        if cut:
+            break  # a row cut to fill the budget: nothing after it belongs in front of it
     if not records:
         return Context(text="", tables={}, tokens=0)
     return Context(text="".join(lines), tables={name: pd.DataFrame(records)}, tokens=used)
+
+
+def _cut_longest(cells: Sequence[Any], budget: int, count: Counter) -> list[Any] | None:
+    """``cells`` with the longest text cut so the line fits ``budget`` (None: it cannot)."""
+    longest = max(range(len(cells)), key=lambda i: len(str(cells[i])))
+    rest = count("|".join(_cell(c) for i, c in enumerate(cells) if i != longest)) + 4
+    if budget - rest < MIN_CUT_TOKENS:
+        return None
+    return [cut_to_tokens(str(c), budget - rest) if i == longest else c
+            for i, c in enumerate(cells)]
 
 
 def join(parts: Sequence[Context]) -> Context:

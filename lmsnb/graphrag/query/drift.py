@@ -25,9 +25,11 @@ import pandas as pd
 
 from ...events import Event, PromptProgress
 from .. import sanity
+from ..tokens import cut_to_tokens
 from . import calls
 from .base import QueryRun, budget_too_small
 from .context import build_table, lookups
+from .global_search import clamp_score
 from .local import build_local_context
 from .result import Context
 from .vectors import embed_query, nearest
@@ -46,11 +48,6 @@ PRIMER_SCHEMA = {
 }
 
 
-def _score(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return 0.0
 
 
 def _followups(obj: dict[str, Any]) -> list[str]:
@@ -63,9 +60,10 @@ def hyde(q: QueryRun) -> str:
     reps = sanity.usable_rows(q.index.community_reports, "community", floats=("rank",))
     reps = reps.sort_values("rank", ascending=False, na_position="last")
     template = sanity.text(reps["full_content"]).iloc[0] if len(reps) else ""
+    template = cut_to_tokens(template, q.cfg.max_context_tokens)  # a long report: its start
     prompt = calls.fill("drift_hyde", query=q.question, template=template)
     return calls.complete(q.chat, [{"role": "user", "content": prompt}], stage="drift hyde",
-                          log=q.log, temperature=q.cfg.temperature)
+                          log=q.log, config=q.config("drift hyde"))
 
 
 def primer_reports(q: QueryRun, expanded: str) -> pd.DataFrame:
@@ -89,11 +87,12 @@ def _primer_fold(q: QueryRun, fold: pd.DataFrame) -> dict[str, Any]:
     prompt = calls.fill("drift_primer", query=q.question, community_reports=ctx.text,
                         followups=q.cfg.followups_per_answer)
     text = calls.complete(q.chat, [{"role": "user", "content": prompt}], stage="drift primer",
-                          log=q.log, json_schema=PRIMER_SCHEMA, temperature=q.cfg.temperature)
+                          log=q.log, json_schema=PRIMER_SCHEMA, config=q.config("drift primer"))
     obj = calls.parse_json(text) or {}
     return {"depth": 0, "query": q.question,
             "answer": str(obj.get("intermediate_answer") or text).strip(),
-            "score": _score(obj.get("score")), "follow_ups": _followups(obj), "context": ctx}
+            "score": clamp_score(obj.get("score"), q.repaired), "follow_ups": _followups(obj),
+            "context": ctx}
 
 
 def _local_step(q: QueryRun, query: str, depth: int) -> dict[str, Any]:
@@ -107,10 +106,11 @@ def _local_step(q: QueryRun, query: str, depth: int) -> dict[str, Any]:
     text = calls.complete(q.chat, [{"role": "system", "content": system},
                                    {"role": "user", "content": query}],
                           stage="drift local", log=q.log, json_schema=ANSWER_SCHEMA,
-                          temperature=cfg.temperature)
+                          config=q.config("drift local"))
     obj = calls.parse_json(text) or {}
     return {"depth": depth, "query": query, "answer": str(obj.get("response") or text).strip(),
-            "score": _score(obj.get("score")), "follow_ups": _followups(obj), "context": ctx}
+            "score": clamp_score(obj.get("score"), q.repaired), "follow_ups": _followups(obj),
+            "context": ctx}
 
 
 def reduce_notes(q: QueryRun, nodes: list[dict[str, Any]]) -> str:
@@ -146,7 +146,7 @@ def run(q: QueryRun) -> Iterator[Event]:
     with ThreadPoolExecutor(max_workers=cfg.concurrency, thread_name_prefix="lmsnb-drift") as pool:
         nodes += pool.map(lambda f: _primer_fold(q, reps.iloc[f]), folds)
         if not any(n["context"].text for n in nodes):
-            raise budget_too_small(cfg, "community report")
+            raise budget_too_small(cfg, "community report", q.window)
         yield PromptProgress((1 + len(folds)) / total)
         asked = {q.question.strip().lower()}
         for depth in range(1, cfg.n_depth + 1):

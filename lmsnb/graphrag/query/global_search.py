@@ -92,18 +92,40 @@ def build_batches(index: Any, cfg: QueryConfig, count: Counter,
     return batches
 
 
-def parse_points(text: str) -> list[dict[str, Any]]:
-    """Map answer -> ``[{"description", "score"}]``; unparseable answers give no points."""
-    obj = calls.parse_json(text) or {}
+#: GraphRAG's range for a map point's importance score
+SCORE_RANGE = (0.0, 100.0)
+
+
+def clamp_score(value: Any, repaired: Any = None) -> float:
+    """A 0–100 score from a model's value (unreadable → 0); ``repaired(what)`` counts fixes."""
+    try:
+        score = float(value)
+    except (TypeError, ValueError):
+        score = float("nan")
+    low, high = SCORE_RANGE
+    if not low <= score <= high:  # also NaN
+        if repaired is not None:
+            repaired("scores_clamped")
+        score = 0.0 if score != score else min(high, max(low, score))
+    return score
+
+
+def parse_points(text: str, repaired: Any = None) -> list[dict[str, Any]]:
+    """Map answer -> ``[{"description", "score"}]``; unparseable answers give no points.
+
+    Scores are clamped into GraphRAG's 0–100; ``repaired(what)`` counts clamped scores and
+    answers that held no JSON.
+    """
+    obj = calls.parse_json(text)
+    if obj is None and repaired is not None:
+        repaired("map_answers_unparsed")
+    obj = obj or {}
     points = []
     for p in obj.get("points", []) if isinstance(obj.get("points"), list) else []:
         if not isinstance(p, dict) or not str(p.get("description", "")).strip():
             continue
-        try:
-            score = float(p.get("score", 0))
-        except (TypeError, ValueError):
-            score = 0.0
-        points.append({"description": str(p["description"]).strip(), "score": score})
+        points.append({"description": str(p["description"]).strip(),
+                       "score": clamp_score(p.get("score", 0), repaired)})
     return points
 
 
@@ -141,7 +163,7 @@ def run(q: QueryRun) -> Iterator[Event]:
     cfg = q.cfg
     batches = build_batches(q.index, cfg, q.count, q.history)
     if not batches:
-        raise budget_too_small(cfg, "community report")
+        raise budget_too_small(cfg, "community report", q.window)
     system = [calls.fill("global_map_system", context_data=b.text, max_length=cfg.map_max_length)
               for b in batches]
     answers: list[str] = [""] * len(batches)
@@ -150,11 +172,12 @@ def run(q: QueryRun) -> Iterator[Event]:
                             thread_name_prefix="lmsnb-global-map") as pool:
         futures = {pool.submit(calls.complete, q.chat, q.messages(s), stage="global map",
                                log=q.log, json_schema=MAP_SCHEMA,
-                               temperature=cfg.temperature): i for i, s in enumerate(system)}
+                               config=q.config("global map")): i for i, s in enumerate(system)}
         for n, fut in enumerate(as_completed(futures), 1):
             answers[futures[fut]] = fut.result()
             yield PromptProgress(n / len(batches))
-    points = [dict(p, batch=i) for i, a in enumerate(answers) for p in parse_points(a)]
+    points = [dict(p, batch=i) for i, a in enumerate(answers)
+              for p in parse_points(a, q.repaired)]
     kept = [p for p in points if p["score"] > 0]
     details = {"map_answers": answers, "points": pd.DataFrame(
         points, columns=["batch", "score", "description"]), "batches": len(batches)}

@@ -209,7 +209,7 @@ def run(q: QueryRun) -> Iterator[Event]:
     ctx = build_local_context(q.index, q.history_text(), q.cfg, embedder=q.embedder,
                               history=q.history, count=q.count, log=q.log)
     if not set(ctx.tables) - {"history"}:
-        raise budget_too_small(q.cfg, "entity, relationship, report or text unit")
+        raise budget_too_small(q.cfg, "entity, relationship, report or text unit", q.window)
     system = calls.fill("local_system", response_type=q.cfg.response_type,
                         context_data=ctx.text)
     out: dict[str, Any] = {}

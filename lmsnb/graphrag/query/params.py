@@ -26,8 +26,12 @@ class QueryConfig:
     response_type: str = "Multiple Paragraphs"
     max_context_tokens: int = 12_000
     community_level: int = 2
-    temperature: float | None = None
-    max_tokens: int | None = None  # cap on the *answer* length (tokens), None = model default
+    temperature: float | None = None  # shortcut for llm_config's temperature (default 0)
+    max_tokens: int | None = None  # cap on the *answer* length (tokens), None = the stage default
+    #: model settings ({"temperature": 0, "maxTokens": ...}) with per-stage dicts
+    #: (local, basic, global_map, global_reduce, drift_primer, drift_local, drift_reduce, or a
+    #: method's name for all its stages) — lmsnb.graphrag.settings
+    llm_config: dict[str, Any] | None = None
     concurrency: int = 8  # threads for global map / DRIFT follow-ups (GraphRAG: 32 async tasks)
     # conversation history (local/global/basic/drift all put it in front of the context)
     history_max_turns: int = 5
@@ -87,6 +91,11 @@ def _coerce(name: str, value: Any) -> Any:
     typ = str(_TYPES[name])
     if value is None:
         return None
+    if name == "llm_config":
+        from ..settings import ModelSettings
+
+        ModelSettings(value, kind="query")  # refuses unknown keys and bad values now
+        return dict(value)
     if "bool" in typ:
         if isinstance(value, bool):
             return value
