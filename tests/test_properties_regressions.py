@@ -233,3 +233,14 @@ def test_queries_say_once_which_odd_rows_they_skip(carol, capsys):
     carol.entities = ents.drop(index=ents.index[0])  # an edit: said again, with the new count
     ask(carol, "Who is Scrooge?")
     assert "1 entity has no human_readable_id" in capsys.readouterr().err
+
+
+def test_a_query_reads_missing_descriptions_as_empty(carol):
+    """Found (after the context budgets landed): ``TypeError: sequence item 1: expected str
+    instance, float found`` sampling the index's text, when a description was None (pandas 3's
+    ``astype(str)`` keeps it missing)."""
+    ents = carol.entities.copy()
+    ents["description"] = ents["description"].astype(object)
+    ents.loc[ents.index[:5], "description"] = None
+    carol.entities = ents
+    assert ask(carol, "Who is Scrooge?").answer

@@ -141,7 +141,7 @@ def _samples(index: Any) -> list[str]:
                         ("entities", ("title", "description"))):
         df = getattr(index, table, None)
         if isinstance(df, pd.DataFrame) and set(cols) <= set(df.columns) and len(df):
-            rows = df[list(cols)].head(30 if table == "entities" else 3).astype(str)
+            rows = df[list(cols)].head(30 if table == "entities" else 3).apply(sanity.text)
             out.append("\n".join("|".join(r) for r in rows.itertuples(index=False))[:12000])
     return out
 
