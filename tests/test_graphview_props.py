@@ -184,6 +184,22 @@ def test_extreme_weights_among_unclustered_nodes() -> None:
     assert len(v.graph["nodes"]) == 8
 
 
+def test_huge_weights_between_communities_sum_to_a_finite_overview() -> None:
+    """Found: the community overview sums the weights between two communities; two 1e308
+    weights summed to inf and the view's JSON could not be sent."""
+    names = ["A", "B", "C", "D"]
+    rel = pd.DataFrame({"source": ["A", "B", "A"], "target": ["C", "D", "D"],
+                        "weight": [1e308, 1e308, 1e308]})
+    comm = pd.DataFrame({"id": ["c0", "c1"], "community": [0, 1], "level": [0, 0],
+                         "parent": [-1, -1], "children": [[], []], "title": ["X", "Y"],
+                         "entity_ids": [["A", "B"], ["C", "D"]]})
+    ents = pd.DataFrame({"id": names, "title": names})
+    v = GraphView(types.SimpleNamespace(entities=ents, relationships=rel, communities=comm),
+                  max_nodes=1)
+    _check_drawn(v)
+    assert v.info.get("mode") == "communities"
+
+
 def test_titles_with_control_characters_and_line_breaks() -> None:
     """Found: a title holding NUL or a line break made the SVG invalid XML and Pillow's text
     layout fail; labels are one clean line, the panel keeps the title as it is."""

@@ -14,6 +14,7 @@ import pytest
 from shared_data import CAROL, needs_fixtures
 from test_query_methods import StubChat
 
+from lmsnb import GraphView
 from lmsnb.errors import GraphIndexError
 from lmsnb.graphrag import GraphIndex, build_index
 from lmsnb.graphrag.communities import create_communities
@@ -184,6 +185,19 @@ def test_communities_accept_any_weight():
                          "weight": [np.inf, 1e308, -1.0, np.nan, 1.0], "text_unit_ids": [[]] * 5})
     comms = create_communities(ents, rels)
     assert set().union(*map(set, comms["entity_ids"])) == set(names)
+
+
+def test_the_smallest_float_weight_next_to_the_largest_is_drawn():
+    """Found (after merging the view's cap on huge weights into sanity's ``summable``): scaling
+    5e-324 next to 1e308 down gave weight 0, and the view, showing only that relationship,
+    divided 0 by 0 for its line width (the view's JSON then held NaN)."""
+    ents = pd.DataFrame({"id": ["e0", "e1"], "title": ["SCROOGE", "Scrooge"], "degree": [0, 38]})
+    rels = pd.DataFrame({"id": ["r0", "r1"], "source": ["Scrooge", "SCROOGE"],
+                         "target": ["Scrooge", "SCROOGE"], "weight": [5e-324, 1e308]})
+    view = GraphView(GraphIndex(entities=ents, relationships=rels), max_nodes=1)
+    view.drill(view.graph["nodes"][0]["id"])  # the unclustered group: Scrooge, his loop only
+    assert [e["id"] for e in view.graph["edges"]] == ["r0"]
+    assert math.isfinite(view.graph["edges"][0]["width"])
 
 
 def test_update_after_a_users_edits():

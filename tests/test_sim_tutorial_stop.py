@@ -24,7 +24,7 @@ NOTEBOOK = ROOT / "notebooks" / "02_chat.ipynb"
 
 def sim_flags(launcher: str) -> list[str]:
     """The ``python -m lmsnb.sim`` flags of run.sh or binder/start (port left out)."""
-    text = (ROOT / launcher).read_text(encoding="utf-8")
+    text = (ROOT / launcher).read_text(encoding="utf-8").replace("\\\n", " ")  # continuations
     line = re.search(r"-m lmsnb\.sim (.*?)(?:&|>|$)", text, re.M)
     assert line, f"{launcher} does not start lmsnb.sim"
     flags = shlex.split(line.group(1).replace('"$port"', "0"))

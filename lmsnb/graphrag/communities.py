@@ -66,7 +66,7 @@ def cluster_graph(edges: pd.DataFrame, max_cluster_size: int = MAX_CLUSTER_SIZE,
     if e.empty:
         return []
     # weights <= 0, NaN or infinite (a loaded or edited index) are made usable, as everywhere
-    weight = sanity.cluster_weights(e["weight"])
+    weight = sanity.weights(e["weight"]).summable()
     parts = hierarchical_leiden(
         [(s, t, float(w)) for s, t, w in zip(e["source"], e["target"], weight, strict=True)],
         max_cluster_size=max_cluster_size, seed=seed)

@@ -141,6 +141,19 @@ class Weights:
     nonpositive: np.ndarray
     infinite: np.ndarray
 
+    def summable(self) -> np.ndarray:
+        """``value`` scaled down, all alike, when the weights are so large that sums of them
+        overflow (1e308 + 1e308 is inf: Leiden's totals, the view's weights between two
+        communities; graspologic refuses a single 1e308). Ratios, and so modularity, layout and
+        line widths, do not change, except that a weight too small to scale stays positive (the
+        smallest normal float); ordinary weights are passed as they are."""
+        w = self.value
+        with np.errstate(over="ignore"):
+            total = w.sum()
+        if not len(w) or total < 1e150:
+            return w
+        return np.maximum(w / w.max(), np.finfo(np.float64).tiny)
+
 
 def weights(values: Iterable[Any]) -> Weights:
     w = numbers(values).to_numpy(dtype=float)
@@ -155,16 +168,6 @@ def weights(values: Iterable[Any]) -> Weights:
     value[nonpositive] = low
     value[infinite] = top
     return Weights(value, missing, nonpositive, infinite)
-
-
-def cluster_weights(values: Iterable[Any]) -> np.ndarray:
-    """Weights for Leiden: usable, and scaled down when they are so large that graspologic's
-    sums overflow (it refuses a single weight of 1e308); modularity does not change when all
-    weights are scaled alike, so ordinary weights are passed as they are."""
-    w = weights(values).value
-    with np.errstate(over="ignore"):
-        total = w.sum()
-    return w / w.max() if len(w) and not total < 1e150 else w
 
 
 # ---------------------------------------------------------------------------------- titles

@@ -207,7 +207,8 @@ class Graph:
         if pos_inf.any():
             self._note("w_inf", int(pos_inf.sum()), "relationship weight is infinite (drawn "
                        "thickest)", "relationship weights are infinite (drawn thickest)")
-        return pd.Series(w.value, index=weight.index)
+        # summable: the community overview sums the weights between two communities
+        return pd.Series(w.summable(), index=weight.index)
 
     def _communities(self) -> pd.DataFrame:
         """One row per community: level, parent, children, members, title, summary, rank."""

@@ -553,8 +553,10 @@ class Engine:
 
     def _stats(self, stop_reason: str, started: float, first_token_at: float | None,
                ended: float, prompt_tokens: int, generated: int) -> dict[str, Any]:
+        # The first token's time is the time to first token; the rate is the tokens after it.
         gen_secs = ended - (first_token_at or ended)
-        tps = generated / gen_secs if gen_secs > 0 else float(self.timing.tokens_per_second or 1000.0)
+        tps = ((generated - 1) / gen_secs if gen_secs > 0 and generated > 1
+               else float(self.timing.tokens_per_second or 1000.0))
         return {
             "stopReason": stop_reason,
             "tokensPerSecond": round(tps, 3),
