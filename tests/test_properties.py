@@ -193,20 +193,32 @@ def test_editing_methods_on_any_index_edit_or_refuse_in_one_message(case, data):
     docs = [str(d) for d in idx.documents["id"]] or ["no such document"]
     op = data.draw(st.sampled_from(["merge", "rename", "delete", "delete_documents"]), label="op")
     picked = data.draw(st.lists(st.sampled_from(titles), min_size=1, max_size=3), label="names")
+    into = data.draw(st.sampled_from([None, "ZOË", *titles]), label="into")
+    new = data.draw(st.sampled_from(["ZOË", "北京", *titles]), label="new")
+    doc = data.draw(st.sampled_from(docs), label="document")
     try:
         if op == "merge":
-            idx.merge_entities(picked, into=data.draw(st.sampled_from([None, "ZOË", *titles])))
+            idx.merge_entities(picked, into=into)
         elif op == "rename":
-            idx.rename_entity(picked[0], data.draw(st.sampled_from(["ZOË", "北京", *titles])))
+            idx.rename_entity(picked[0], new)
         elif op == "delete":
             idx.delete_entities(picked)
         else:
-            idx.delete_documents(data.draw(st.sampled_from(docs)))
+            idx.delete_documents(doc)
     except LmsnbError as exc:
         event(f"refused: {exc.message[:40]}")
         assert exc.hint
         return
     event(f"edited: {op}")
+    after = {sanity.title_key(t) for t in idx.entities["title"]}  # titles are tidied: folded
+    if op == "merge" and into is not None:
+        assert sanity.title_key(into) in after
+    elif op == "rename":
+        assert sanity.title_key(new) in after
+    elif op == "delete":
+        assert not {sanity.title_key(t) for t in picked} & after
+    elif op == "delete_documents":
+        assert doc not in set(sanity.text(idx.documents["id"]))
     idx.validate(quiet=True)
     if len(idx.entities):
         try:

@@ -233,6 +233,25 @@ def test_editing_an_index_with_open_ended_relationships_and_text_weights(carol):
     assert carol.findings().count("relationships", "open_end") == 1
 
 
+def test_deleting_entities_when_a_report_has_no_community_number(carol):
+    """Found: ``IntCastingNaNError`` deleting the last member of a community while a report's
+    community was NaN (a merge turned the column into floats); the odd report stays as it
+    was, the emptied community's report goes."""
+    com = carol.communities
+    lone = com[com["size"] == 1].iloc[0]
+    reps = carol.community_reports.copy()
+    reps["community"] = reps["community"].astype(float)
+    odd = reps.index[reps["community"] != lone["community"]][0]
+    reps.loc[odd, "community"] = np.nan
+    carol.community_reports = reps
+    title = carol.entities.set_index("id").at[lone["entity_ids"][0], "title"]
+    carol.delete_entities([title])
+    assert lone["community"] not in set(carol.communities["community"])
+    left = carol.community_reports
+    assert lone["community"] not in set(left["community"])
+    assert left["community"].isna().sum() == 1
+
+
 def test_queries_say_once_which_odd_rows_they_skip(carol, capsys):
     ents = carol.entities.copy()
     ents["human_readable_id"] = ents["human_readable_id"].astype(float)
