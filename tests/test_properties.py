@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import event, given
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from index_strategies import TYPE_EDITS, indexes
 from test_query_methods import StubChat
@@ -105,6 +105,7 @@ QUESTIONS = st.sampled_from(["Who is Scrooge?", "What about ZOË and 北京?", "
 
 
 @pytest.mark.parametrize("method", ["local", "global", "basic", "drift"])
+@settings(max_examples=max(settings.default.max_examples // 2, 1))  # four methods share the time
 @given(case=indexes(), question=QUESTIONS)
 def test_queries_answer_or_refuse_in_one_message(method, case, question):
     idx, _ = case
