@@ -66,6 +66,9 @@ class PredictionStats:
     started_at: float = field(default_factory=time.time)
     kind: str = "chat"
     session: str | None = None
+    host: str = ""  # the server that ran it (with several hosts, calls are spread)
+    queued_seconds: float = 0.0  # waited in LM Studio's queue before it started
+    attempts: int = 1  # times it was sent (a host died midway, or it stalled)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -112,6 +112,21 @@ def test_unknown_model_is_one_readable_error(sim):
         conn.predict(LLM, "hi", config={"temprature": 1})
 
 
+def test_unknown_model_suggestions_offer_only_the_kind_the_call_needs(sim):
+    """Chat lists LLMs, embeddings list embedding models — never the other kind."""
+    conn = Connection(sim.host)
+    with pytest.raises(ModelNotFound) as err:
+        conn.predict("zzzz", "hi").result()
+    hint = err.value.hint
+    assert "downloaded LLMs:" in hint and LLM in hint and "embed" not in hint
+    with pytest.raises(ModelNotFound) as err:
+        conn.embed("zzzz", ["a"])
+    hint = err.value.hint
+    assert "downloaded embedding models:" in hint and EMB in hint and LLM not in hint
+    with pytest.raises(ModelNotFound, match="did you mean 'text-embedding-nomic"):
+        conn.embed("text-embedding-nomic", ["a"])
+
+
 def test_load_reports_progress_and_unload(sim):
     conn = Connection(sim.host)
     progress = []
@@ -284,7 +299,10 @@ def test_interrupt_while_streaming_cancels_on_the_server_and_keeps_the_text():
     with Simulator(port=0, timing=Timing(tokens_per_second=100)) as slow:
         slow.set_behaviour("lorem")
         pred = Connection(slow.host).predict(LLM, "long answer", config={"maxTokens": 300})
-        threading.Timer(0.3, _thread.interrupt_main).start()
+        for event in pred:  # interrupt mid-answer, not while connecting (a busy machine is slow)
+            if isinstance(event, Fragment):
+                break
+        threading.Timer(0.1, _thread.interrupt_main).start()
         done = pred.result()
     assert done.stats.stop_reason == "userStopped"
     assert done.text.startswith("Lorem ipsum") and done.stats.predicted_tokens < 300

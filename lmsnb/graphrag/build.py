@@ -16,10 +16,10 @@ from typing import Any
 import pandas as pd
 
 from ..errors import ConfigError, GraphIndexError, PredictionError
-from .cache import DEFAULT_CACHE_DIR, CachedChat, DiskCache
+from .cache import DEFAULT_CACHE_DIR, CachedChat, CachedEmbedder, DiskCache
 from .chunking import check_chunking, chunk_documents
 from .communities import MAX_CLUSTER_SIZE, SEED, create_communities
-from .embed_index import embed_index
+from .embed_index import EmbeddingJobs, embed_index
 from .extract import (
     DEFAULT_ENTITY_TYPES,
     ParseResult,
@@ -41,9 +41,9 @@ from .index import GraphIndex
 from .inputs import OPTIONS as INPUT_OPTIONS
 from .inputs import InputReport, load_documents
 from .llm import ChatModel, Embedder, resolve_chat, resolve_embedder
-from .progress import Accounting, Progress, run_parallel
-from .reports import create_reports
-from .summarize import Item, most_common, summarize
+from .progress import Accounting, Progress
+from .scheduler import Scheduler, check_concurrency, describe_and_report
+from .summarize import most_common
 from .tokens import TokenCounter, estimate_tokens
 
 _NS = uuid.UUID("6c6d736e-6272-4167-8000-000000000000")  # uuid5 namespace: stable ids per title
@@ -60,7 +60,7 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
                 chunk_size: int | None = None, chunk_overlap: int | None = None,
                 entity_types: tuple[str, ...] | list[str] = DEFAULT_ENTITY_TYPES,
                 gleaning: str = "auto", prompts: dict[str, str] | str | None = None,
-                cache_dir: Any = DEFAULT_CACHE_DIR, concurrency: int = 4, retries: int = 3,
+                cache_dir: Any = DEFAULT_CACHE_DIR, concurrency: int | str = "auto", retries: int = 3,
                 retry_backoff: float = 1.0, progress: Any = True, manage_models: bool = False,
                 model_ttl: int = 600, max_cluster_size: int = MAX_CLUSTER_SIZE, seed: int = SEED,
                 use_lcc: bool = True, summary_threshold_tokens: int = 200,
@@ -84,7 +84,11 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     Every LLM call is cached under ``cache_dir`` so an interrupted build resumes for free.
     ``live=True`` shows the graph growing as chunks are extracted (a ``lmsnb.graphview.LiveGraph``
     in the notebook; pass your own ``LiveGraph`` to place it yourself).
+    ``concurrency``: "auto" keeps every model slot busy (as many calls in flight as each LM
+    Studio host runs at once, learned while building; 4 for a model object of your own), or
+    calls in flight per host.
     """
+    check_concurrency(concurrency)
     if method not in ("standard", "fast"):
         raise ConfigError(f"Unknown method {method!r}", hint="use 'standard' or 'fast'")
     if gleaning not in ("auto", "always", "never"):
@@ -108,9 +112,13 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     prog = Progress(progress)
     cache = DiskCache(cache_dir)
     chat = CachedChat(chat_model, cache, acc, retries, retry_backoff) if chat_model else None
+    sched = Scheduler([chat_model], concurrency)
     loaded: list[str] = []
     if manage_models and llm_key:
         loaded.append(_load(llm_key, model_ttl))
+    # Embeddings run beside the LLM stages, unless the two models must take turns.
+    jobs = (EmbeddingJobs(CachedEmbedder(embedder, cache, acc, retries, retry_backoff), sched,
+                          prog, acc) if embedder is not None and not manage_models else None)
 
     # -- documents and chunks -------------------------------------------------------------
     t0 = time.perf_counter()
@@ -129,57 +137,42 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     else:
         new_units = text_units
     acc.wall("chunking", time.perf_counter() - t0)
+    if jobs is not None:
+        jobs.add("text_unit_text", list(text_units["id"]), list(text_units["text"]))
 
     parse_report: dict[str, Any] = {}
     if method == "standard":
         assert chat is not None
         on_chunk = _live_feed(live)
-        records = _extract(chat, new_units, entity_types, gleaning, prompts, concurrency, prog,
+        records = _extract(chat, new_units, entity_types, gleaning, prompts, sched, prog,
                            acc, parse_report, on_chunk)
         if on_chunk is not None:
             on_chunk(None)
         entities, relationships = _merge_records(records, _previous)
-        t0 = time.perf_counter()
-        stage = prog.stage("summarize_descriptions", 0)
-        template = load_prompt("summarize_descriptions", prompts)
-        e_desc = summarize([Item(t, t, d) for t, d in zip(entities["title"], entities["descriptions"],
-                                                           strict=True)],
-                           chat, template, max_length=summary_max_length,
-                           threshold_tokens=summary_threshold_tokens, concurrency=concurrency,
-                           progress=stage, stage="summarize_descriptions")
-        r_desc = summarize([Item((s, t), f"{s} -> {t}", d) for s, t, d in
-                            zip(relationships["source"], relationships["target"],
-                                relationships["descriptions"], strict=True)],
-                           chat, template, max_length=summary_max_length,
-                           threshold_tokens=summary_threshold_tokens, concurrency=concurrency,
-                           progress=stage, stage="summarize_descriptions")
-        entities["description"] = [e_desc[t] for t in entities["title"]]
-        relationships["description"] = [r_desc[(s, t)] for s, t in
-                                        zip(relationships["source"], relationships["target"],
-                                            strict=True)]
-        stage.total = stage.done
-        acc.wall("summarize_descriptions", stage.finish())
     else:
         t0 = time.perf_counter()
         entities, relationships = _fast_graph(text_units)
         acc.wall("extract_graph_nlp", time.perf_counter() - t0)
 
-    t0 = time.perf_counter()
-    entities, relationships, text_units = _finalize(entities, relationships, text_units)
-    communities = create_communities(entities, relationships, max_cluster_size=max_cluster_size,
-                                     use_lcc=use_lcc, seed=seed)
-    acc.wall("communities", time.perf_counter() - t0)
-
     mode = "graph" if method == "standard" else "text"
-    template = load_prompt("community_report" if mode == "graph" else "community_report_text",
-                           prompts)
-    stage = prog.stage("community_reports", len(communities))
     failures: list[str] = []
-    reports = create_reports(communities, entities, relationships, text_units, chat, template,
-                             mode=mode, max_input_tokens=report_max_input_tokens,
-                             max_length=report_max_length, concurrency=concurrency,
-                             progress=stage, failures=failures)
-    acc.wall("community_reports", stage.finish())
+    entities, relationships, text_units, communities, reports = describe_and_report(
+        sched, entities, relationships, text_units, finalize=_finalize,
+        cluster=lambda e, r: create_communities(e, r, max_cluster_size=max_cluster_size,
+                                                use_lcc=use_lcc, seed=seed),
+        chat=chat,
+        summary_template=(load_prompt("summarize_descriptions", prompts)
+                          if method == "standard" else None),
+        summary_kw={"max_length": summary_max_length,
+                    "threshold_tokens": summary_threshold_tokens},
+        report_template=load_prompt("community_report" if mode == "graph"
+                                    else "community_report_text", prompts),
+        report_kw={"mode": mode, "max_input_tokens": report_max_input_tokens,
+                   "max_length": report_max_length},
+        prog=prog, acc=acc, failures=failures,
+        on_described=(None if jobs is None else lambda e: jobs.add(
+            "entity_description", list(e["id"]),
+            [f"{t}:{d}" for t, d in zip(e["title"], e["description"], strict=True)])))
     if failures:
         parse_report["unusable_reports"] = len(failures)
         parse_report["unusable_report_samples"] = failures[:5]
@@ -187,20 +180,24 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     idx = GraphIndex(documents=documents, text_units=text_units, entities=entities,
                      relationships=relationships, communities=communities,
                      community_reports=reports)
-    if embedder is not None:
+    if jobs is not None:
+        jobs.add("community_full_content", list(reports["id"]), list(reports["full_content"]))
+        jobs.finish(idx)
+    elif embedder is not None:
         if manage_models and llm_key and loaded:
             _unload(loaded.pop())
         if manage_models and emb_key:
             loaded.append(_load(emb_key, model_ttl))
         embed_index(idx, embedder, cache_dir=cache_dir, concurrency=concurrency, retries=retries,
                     retry_backoff=retry_backoff, progress=progress, accounting=acc)
+    sched.close()
     acc.wall("total", 0.0)
     stats = acc.table()
     stats = stats[stats["stage"] != "total"]
     idx.stats = _with_total(stats, time.perf_counter() - t_start)
     idx.meta = {
         "method": method, "llm": getattr(chat_model, "key", None) if chat_model else None,
-        "token_counter": counter.source, "parse_report": parse_report,
+        "token_counter": counter.source, "parse_report": parse_report, "hosts": acc.hosts(),
         "inputs": report.to_dict(),
         "settings": {"chunk_size": size, "chunk_overlap": overlap,
                      "entity_types": list(entity_types), "gleaning": gleaning,
@@ -291,7 +288,7 @@ def _live_feed(live: Any) -> Any:
 
 
 def _extract(chat: CachedChat, units: pd.DataFrame, entity_types: Any, gleaning: str,
-             prompts: Any, concurrency: int, prog: Progress, acc: Accounting,
+             prompts: Any, sched: Scheduler, prog: Progress, acc: Accounting,
              report: dict[str, Any], on_chunk: Any = None) -> list[tuple[str, ParseResult]]:
     first_t = load_prompt("extract_graph", prompts)
     glean_t = load_prompt("extract_graph_glean", prompts)
@@ -314,8 +311,7 @@ def _extract(chat: CachedChat, units: pd.DataFrame, entity_types: Any, gleaning:
             on_chunk(res)
         return uid, res
 
-    results = run_parallel(one, list(zip(units["id"], units["text"], strict=True)), concurrency,
-                           stage)
+    results = sched.map(one, list(zip(units["id"], units["text"], strict=True)), stage)
     acc.wall("extract_graph", stage.finish())
     usable = [r for _, r in results if r.n_records or r.complete]
     if results and not usable:  # not one reply looked like the extraction format
@@ -497,7 +493,7 @@ def _with_total(stats: pd.DataFrame, wall: float) -> pd.DataFrame:
     total = stats.drop(columns="stage").sum(numeric_only=True).to_dict()
     total["seconds"] = round(wall, 3)
     out = pd.concat([stats, pd.DataFrame([{"stage": "total", **total}])], ignore_index=True)
-    for c in ("calls", "cached_calls", "prompt_tokens", "completion_tokens"):
+    for c in ("calls", "cached_calls", "retries", "prompt_tokens", "completion_tokens"):
         out[c] = out[c].fillna(0).astype("int64")
     return out
 

@@ -15,6 +15,7 @@ import random
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import numpy as np
 from ..errors import ConnectionFailed, LmsnbError, PredictionError, RequestTimeout
 from .llm import ChatModel, Completion, Embedder, check_vectors
 from .progress import Accounting
+from .scheduler import set_stage
 from .tokens import estimate_tokens
 
 DEFAULT_CACHE_DIR = ".lmsnb-cache"
@@ -99,25 +101,35 @@ class CachedChat:
             self.accounting.add(stage, c)
             return c
         t0 = time.perf_counter()
+        set_stage(stage)
+        failed = 0
+
+        def attempt() -> Any:
+            nonlocal failed
+            try:
+                return self.model.complete(messages, json_schema=json_schema,
+                                           max_tokens=max_tokens, temperature=temperature)
+            except TRANSIENT:  # it reached the server (or may have): it counts as a call
+                failed += 1
+                raise
+
         try:
-            c = with_retries(lambda: self.model.complete(messages, json_schema=json_schema,
-                                                         max_tokens=max_tokens,
-                                                         temperature=temperature),
-                             self.retries, self.backoff)
+            c = with_retries(attempt, self.retries, self.backoff)
         except LmsnbError:
+            self.accounting.add_failed(stage, failed)
             raise
         except Exception as exc:  # a custom model's own failure: one message, chain kept
             raise model_failed("chat", self.model, stage, exc) from exc
         c = as_completion(c)
         if not c.prompt_tokens:  # a bare model that does not report usage: estimate it
-            c = Completion(c.text, sum(estimate_tokens(m["content"]) for m in messages),
-                           c.completion_tokens or estimate_tokens(c.text),
-                           c.seconds or time.perf_counter() - t0, finish_reason=c.finish_reason)
+            c = replace(c, prompt_tokens=sum(estimate_tokens(m["content"]) for m in messages),
+                        completion_tokens=c.completion_tokens or estimate_tokens(c.text),
+                        seconds=c.seconds or time.perf_counter() - t0)
         self.cache.put("chat", key, {"model": self.model.key, "text": c.text,
                                      "prompt_tokens": c.prompt_tokens,
                                      "completion_tokens": c.completion_tokens,
                                      "finish_reason": c.finish_reason, "stage": stage})
-        self.accounting.add(stage, c)
+        self.accounting.add(stage, c, failed)
         return c
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from .cache import DEFAULT_CACHE_DIR, CachedEmbedder, DiskCache
 from .index import GraphIndex
 from .llm import Embedder, resolve_embedder
-from .progress import Accounting, Progress, run_parallel
+from .progress import Accounting, Progress
 from .tokens import estimate_tokens
 
 
@@ -49,37 +49,66 @@ def batches(n_texts: list[str], size: int, max_tokens: int) -> list[list[int]]:
 
 def embed_index(index: GraphIndex, embedding_model: str | Embedder | None = None, *,
                 cache_dir: Any = DEFAULT_CACHE_DIR, batch_size: int = 16,
-                batch_max_tokens: int = 8191, concurrency: int = 4, retries: int = 3,
+                batch_max_tokens: int = 8191, concurrency: Any = "auto", retries: int = 3,
                 retry_backoff: float = 1.0, progress: Any = True,
                 accounting: Accounting | None = None) -> GraphIndex:
     """(Re-)embed ``index`` in place with ``embedding_model`` and return it."""
+    from .scheduler import Scheduler
+
     model = resolve_embedder(embedding_model)
     if model is None:
         return index
     acc = accounting or Accounting()
     emb = CachedEmbedder(model, DiskCache(cache_dir), acc, retries, retry_backoff)
-    prog = Progress(progress)
-    sets = embedding_texts(index)
-    jobs = [(name, idxs) for name, (_ids, texts) in sets.items()
-            for idxs in batches(texts, batch_size, batch_max_tokens)]
-    stage = prog.stage("embeddings", len(jobs))
-
-    def one(job: tuple[str, list[int]]) -> np.ndarray:
-        name, idxs = job
-        return emb.embed("embeddings", [sets[name][1][i] for i in idxs])
-
-    vecs = run_parallel(one, jobs, concurrency, stage)
-    acc.wall("embeddings", stage.finish())
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in sets}
-    for (name, _), v in zip(jobs, vecs, strict=True):
-        parts[name].append(v)
-    dim = None
-    index.embeddings = {}
-    for name, (ids, _texts) in sets.items():
-        mat = np.vstack(parts[name]) if parts[name] else np.zeros((0, 0), np.float32)
-        if len(mat):
-            dim = int(mat.shape[1])
-        index.embeddings[name] = pd.DataFrame({"id": ids, "embedding": list(mat.astype(np.float32))})
-    index.embedding_model = model.key
-    index.embedding_dim = dim or getattr(model, "dimension", None)
+    with Scheduler((), concurrency) as sched:
+        jobs = EmbeddingJobs(emb, sched, Progress(progress), acc, batch_size, batch_max_tokens)
+        for name, (ids, texts) in embedding_texts(index).items():
+            jobs.add(name, ids, texts)
+        jobs.finish(index)
     return index
+
+
+class EmbeddingJobs:
+    """Embedding batches submitted as soon as their texts are final, collected at the end.
+
+    A build adds text units while the graph is still being extracted, entity descriptions
+    once summaries are done, and reports last; :meth:`finish` waits and fills
+    ``index.embeddings`` (in the order of the index's tables).
+    """
+
+    def __init__(self, emb: CachedEmbedder, sched: Any, prog: Progress, acc: Accounting,
+                 batch_size: int = 16, batch_max_tokens: int = 8191) -> None:
+        self.emb, self.sched, self.acc = emb, sched, acc
+        self.batch_size, self.batch_max_tokens = batch_size, batch_max_tokens
+        self.stage = prog.stage("embeddings", 0)
+        self._jobs: list[tuple[str, list[str], Any]] = []
+
+    def add(self, name: str, ids: list[str], texts: list[str]) -> None:
+        for idxs in batches(texts, self.batch_size, self.batch_max_tokens):
+            batch = [texts[i] for i in idxs]
+            self.stage.total += 1
+            self._jobs.append((name, [ids[i] for i in idxs],
+                               self.sched.submit(self._one, batch)))
+
+    def _one(self, texts: list[str]) -> np.ndarray:
+        out = self.emb.embed("embeddings", texts)
+        self.stage.advance()
+        return out
+
+    def finish(self, index: GraphIndex) -> None:
+        self.sched.wait_all([f for _, _, f in self._jobs])
+        self.acc.wall("embeddings", self.stage.finish())
+        vectors: dict[str, dict[str, np.ndarray]] = {}
+        for name, ids, fut in self._jobs:
+            vectors.setdefault(name, {}).update(zip(ids, fut.result(), strict=True))
+        dim = None
+        index.embeddings = {}
+        for name, (ids, _texts) in embedding_texts(index).items():
+            got = vectors.get(name, {})
+            rows = [got[i] for i in ids]
+            mat = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)
+            if len(mat):
+                dim = int(mat.shape[1])
+            index.embeddings[name] = pd.DataFrame({"id": ids, "embedding": list(mat)})
+        index.embedding_model = self.emb.model.key
+        index.embedding_dim = dim or getattr(self.emb.model, "dimension", None)

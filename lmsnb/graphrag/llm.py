@@ -8,7 +8,7 @@ in-process fakes). ``LMStudioChat``/``LMStudioEmbedder`` go through ``lmsnb.clie
 
 from __future__ import annotations
 
-import time
+import threading
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -29,6 +29,9 @@ class Completion:
     seconds: float = 0.0
     cached: bool = False
     finish_reason: str = "stop"  # "length" when the model hit max_tokens (truncated output)
+    host: str = ""  # the LM Studio host that answered (several hosts share a build)
+    attempts: int = 1  # times it was sent: >1 when a host died midway and another answered
+    queued_seconds: float = 0.0  # of ``seconds``, the time spent waiting in LM Studio's queue
 
 
 @runtime_checkable
@@ -62,6 +65,10 @@ class LMStudioChat:
 
     def __init__(self, model: str | None = None) -> None:
         self._model = model
+        #: calls in flight per host (None: as many as the server runs at once, learned)
+        self.concurrency: int | None = None
+        #: set to cancel every call of this model on the server (a build that gave up)
+        self.abort = threading.Event()
 
     @property
     def key(self) -> str:
@@ -82,20 +89,26 @@ class LMStudioChat:
 
     def complete(self, messages: list[dict[str, str]], *, json_schema: dict | None = None,
                  max_tokens: int | None = None, temperature: float | None = None) -> Completion:
-        t0 = time.perf_counter()
-        done = None
-        for event in self.stream(messages, json_schema=json_schema, max_tokens=max_tokens,
-                                 temperature=temperature):
-            done = event
-        seconds = time.perf_counter() - t0
-        text = getattr(done, "text", "") or ""
-        stats = getattr(done, "stats", None)
-        prompt = getattr(stats, "prompt_tokens", 0) or sum(estimate_tokens(m["content"]) for m in messages)
-        completion = getattr(stats, "predicted_tokens", 0) or estimate_tokens(text)
-        stop = getattr(stats, "stop_reason", "eosFound")
-        return Completion(text, int(prompt), int(completion), seconds,
+        """One call, scheduled by ``lmsnb.client`` (free slots, hosts, cancel on give-up)."""
+        from .scheduler import current_priority
+
+        config: dict[str, Any] = {}
+        if max_tokens is not None:
+            config["maxTokens"] = int(max_tokens)
+        if temperature is not None:
+            config["temperature"] = float(temperature)
+        done = _conn().complete(self.key, messages, config=config or None,
+                                response_format=json_schema, concurrency=self.concurrency,
+                                abort=self.abort, priority=current_priority())
+        text = done.text or ""
+        stats = done.stats
+        prompt = stats.prompt_tokens or sum(estimate_tokens(m["content"]) for m in messages)
+        completion = stats.predicted_tokens or estimate_tokens(text)
+        stop = stats.stop_reason
+        return Completion(text, int(prompt), int(completion), stats.total_seconds,
                           finish_reason="length" if stop in ("maxPredictedTokensReached", "length")
-                          else "stop")
+                          else "stop", host=stats.host, attempts=stats.attempts,
+                          queued_seconds=stats.queued_seconds)
 
     def count_tokens(self, text: str) -> int:
         return int(_conn().count_tokens(self.key, text))

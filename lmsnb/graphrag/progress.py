@@ -21,46 +21,71 @@ import pandas as pd
 T = TypeVar("T")
 R = TypeVar("R")
 
-STAT_COLUMNS = ["stage", "calls", "cached_calls", "prompt_tokens", "completion_tokens", "seconds"]
+STAT_COLUMNS = ["stage", "calls", "cached_calls", "retries", "prompt_tokens",
+                "completion_tokens", "seconds"]
+HOST_COLUMNS = ["host", "calls", "retries", "prompt_tokens", "completion_tokens",
+                "model_seconds", "queued_seconds"]
 
 
 @dataclass
 class _Row:
     calls: int = 0
     cached_calls: int = 0
+    retries: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
     embed_texts: int = 0
+    queued_seconds: float = 0.0
 
 
 class Accounting:
     """Thread-safe per-stage totals; :meth:`table` is the ``idx.stats`` DataFrame.
 
-    ``calls`` counts every request the stage made (cached or not); ``cached_calls`` how many came
-    from the cache; tokens count only calls actually paid for in this run. ``seconds`` is the
+    ``calls`` counts every request the stage made: answered from the cache (``cached_calls``)
+    or sent to a model — each attempt, so ``calls - cached_calls`` is what the server saw;
+    ``retries`` is how many of those were repeats (a stalled call, a host that died midway).
+    Tokens and ``model_seconds`` count only calls paid for in this run. ``seconds`` is the
     stage's wall-clock time; ``model_seconds`` adds up how long each model call took, so with
     calls in parallel it is larger than ``seconds`` (their ratio is the parallelism achieved).
+    :meth:`hosts` has the same per LM Studio host.
     """
 
     def __init__(self) -> None:
         self._rows: dict[str, _Row] = {}
+        self._hosts: dict[str, _Row] = {}
         self._wall: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def _row(self, stage: str) -> _Row:
         return self._rows.setdefault(stage, _Row())
 
-    def add(self, stage: str, completion: Any) -> None:
+    def add(self, stage: str, completion: Any, failed: int = 0) -> None:
+        """One answered request; ``failed`` earlier attempts of it raised and were retried."""
         with self._lock:
             r = self._row(stage)
-            r.calls += 1
             if completion.cached:
+                r.calls += 1
                 r.cached_calls += 1
                 return
-            r.prompt_tokens += completion.prompt_tokens
-            r.completion_tokens += completion.completion_tokens
-            r.seconds += completion.seconds
+            sent = max(1, int(getattr(completion, "attempts", 1) or 1)) + failed
+            for row in (r, self._hosts.setdefault(getattr(completion, "host", "") or "", _Row())
+                        if getattr(completion, "host", "") else None):
+                if row is None:
+                    continue
+                row.calls += sent
+                row.retries += sent - 1
+                row.prompt_tokens += completion.prompt_tokens
+                row.completion_tokens += completion.completion_tokens
+                row.seconds += completion.seconds
+                row.queued_seconds += getattr(completion, "queued_seconds", 0.0)
+
+    def add_failed(self, stage: str, attempts: int) -> None:
+        """A request that failed for good after ``attempts`` tries (all reached the server)."""
+        with self._lock:
+            r = self._row(stage)
+            r.calls += attempts
+            r.retries += max(0, attempts - 1)
 
     def add_embed(self, stage: str, *, n_texts: int, n_cached: int, tokens: int, seconds: float,
                   requests: int) -> None:
@@ -81,6 +106,7 @@ class Accounting:
         rows = []
         for stage, r in self._rows.items():
             rows.append({"stage": stage, "calls": r.calls, "cached_calls": r.cached_calls,
+                         "retries": r.retries,
                          "prompt_tokens": r.prompt_tokens,
                          "completion_tokens": r.completion_tokens,
                          "seconds": round(self._wall.get(stage, r.seconds), 3),
@@ -90,9 +116,18 @@ class Accounting:
             total = df.drop(columns="stage").sum(numeric_only=True)
             df = pd.concat([df, pd.DataFrame([{"stage": "total", **total.to_dict()}])],
                            ignore_index=True)
-            for c in ("calls", "cached_calls", "prompt_tokens", "completion_tokens"):
+            for c in ("calls", "cached_calls", "retries", "prompt_tokens", "completion_tokens"):
                 df[c] = df[c].astype("int64")
         return df
+
+    def hosts(self) -> list[dict[str, Any]]:
+        """One record per LM Studio host that answered (``idx.meta["hosts"]``)."""
+        with self._lock:
+            return [{"host": h, "calls": r.calls, "retries": r.retries,
+                     "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
+                     "model_seconds": round(r.seconds, 3),
+                     "queued_seconds": round(r.queued_seconds, 3)}
+                    for h, r in sorted(self._hosts.items())]
 
 
 def _in_kernel() -> bool:

@@ -95,13 +95,7 @@ def graph_context(com: pd.Series, ents: pd.DataFrame, rels: pd.DataFrame, max_to
     If the community's own records overflow and its children have reports, the children's report
     summaries come first (GraphRAG's substitution), then as many records as still fit.
     """
-    e = ents[ents["id"].isin(set(com["entity_ids"]))].sort_values("degree", ascending=False)
-    r = rels[rels["id"].isin(set(com["relationship_ids"]))].sort_values("combined_degree",
-                                                                         ascending=False)
-    lines_e = [f"{h},{t},{(d or '').replace(chr(10), ' ')}" for h, t, d in
-               zip(e["human_readable_id"], e["title"], e["description"], strict=True)]
-    lines_r = [f"{h},{s},{t},{(d or '').replace(chr(10), ' ')}" for h, s, t, d in
-               zip(r["human_readable_id"], r["source"], r["target"], r["description"], strict=True)]
+    lines_e, lines_r = _record_lines(com, ents, rels)
     full = sum(estimate_tokens(x) for x in lines_e + lines_r)
     head: list[str] = []
     if full > max_tokens and sub_reports:
@@ -113,6 +107,19 @@ def graph_context(com: pd.Series, ents: pd.DataFrame, rels: pd.DataFrame, max_to
     out_r, _ = _fit(lines_r, budget - used)
     return "\n".join(head + ["-----Entities-----", "id,entity,description"] + out_e
                      + ["-----Relationships-----", "id,source,target,description"] + out_r)
+
+
+def _record_lines(com: pd.Series, ents: pd.DataFrame, rels: pd.DataFrame
+                  ) -> tuple[list[str], list[str]]:
+    """The community's entity and relationship rows as CSV-like lines, by degree."""
+    e = ents[ents["id"].isin(set(com["entity_ids"]))].sort_values("degree", ascending=False)
+    r = rels[rels["id"].isin(set(com["relationship_ids"]))].sort_values("combined_degree",
+                                                                         ascending=False)
+    lines_e = [f"{h},{t},{(d or '').replace(chr(10), ' ')}" for h, t, d in
+               zip(e["human_readable_id"], e["title"], e["description"], strict=True)]
+    lines_r = [f"{h},{s},{t},{(d or '').replace(chr(10), ' ')}" for h, s, t, d in
+               zip(r["human_readable_id"], r["source"], r["target"], r["description"], strict=True)]
+    return lines_e, lines_r
 
 
 def _fit(lines: list[str], budget: int) -> tuple[list[str], int]:
@@ -179,22 +186,49 @@ def create_reports(communities: pd.DataFrame, entities: pd.DataFrame,
 
         def one(row: pd.Series) -> tuple[int, dict[str, Any]]:
             subs = [{"community": c, **done[c]} for c in row["children"] if c in done]
-            if chat is None:
-                return int(row["community"]), extractive_report(row, entities, relationships)
-            ctx = (text_context(row, text_units, entities, max_input_tokens) if mode == "text"
-                   else graph_context(row, entities, relationships, max_input_tokens, subs))
-            prompt = fill(template, input_text=ctx, max_length=max_length)
-            c = chat.complete("community_reports", [{"role": "user", "content": prompt}],
-                              json_schema=REPORT_SCHEMA)
-            rep = parse_report(c.text)
-            if rep is None:
-                if failures is not None:
-                    failures.append(f"community {row['community']}: {c.text[:200]!r}")
-                rep = extractive_report(row, entities, relationships)
-            return int(row["community"]), rep
+            return int(row["community"]), write_report(
+                row, entities, relationships, text_units, chat, template, mode=mode,
+                max_input_tokens=max_input_tokens, max_length=max_length, sub_reports=subs,
+                failures=failures)
 
         for cid, rep in run_parallel(one, [r for _, r in rows.iterrows()], concurrency, progress):
             done[cid] = rep
+    return report_table(communities, done)
+
+
+def needs_sub_reports(com: pd.Series, ents: pd.DataFrame, rels: pd.DataFrame,
+                      max_tokens: int) -> bool:
+    """Whether ``com``'s own records overflow ``max_tokens`` and its children's reports would
+    stand in for them (so its report must wait for theirs)."""
+    if not len(com["children"]):
+        return False
+    lines_e, lines_r = _record_lines(com, ents, rels)
+    return sum(estimate_tokens(x) for x in lines_e + lines_r) > max_tokens
+
+
+def write_report(row: pd.Series, entities: pd.DataFrame, relationships: pd.DataFrame,
+                 text_units: pd.DataFrame, chat: Any | None, template: str, *,
+                 mode: str = "graph", max_input_tokens: int = 8000, max_length: int = 2000,
+                 sub_reports: list[dict[str, Any]] | None = None,
+                 failures: list[str] | None = None) -> dict[str, Any]:
+    """One community's report dict (extractive without an LLM, or when the reply is unusable)."""
+    if chat is None:
+        return extractive_report(row, entities, relationships)
+    ctx = (text_context(row, text_units, entities, max_input_tokens) if mode == "text"
+           else graph_context(row, entities, relationships, max_input_tokens, sub_reports or []))
+    prompt = fill(template, input_text=ctx, max_length=max_length)
+    c = chat.complete("community_reports", [{"role": "user", "content": prompt}],
+                      json_schema=REPORT_SCHEMA)
+    rep = parse_report(c.text)
+    if rep is None:
+        if failures is not None:
+            failures.append(f"community {row['community']}: {c.text[:200]!r}")
+        rep = extractive_report(row, entities, relationships)
+    return rep
+
+
+def report_table(communities: pd.DataFrame, done: dict[int, dict[str, Any]]) -> pd.DataFrame:
+    """The ``community_reports`` DataFrame from ``community -> report dict``."""
     out = []
     for _, row in communities.iterrows():
         rep = done[int(row["community"])]

@@ -32,6 +32,20 @@ def summarize(items: list[Item], chat: Any | None, template: str, *, max_length:
               threshold_tokens: int = 200, max_input_tokens: int = 4000, concurrency: int = 4,
               progress: StageProgress | None = None, stage: str = "summarize") -> dict[Any, str]:
     """``key -> description`` for every item, with as few LLM calls as the rule above allows."""
+    out, todo = plan(items, chat, threshold_tokens)
+
+    def one(it: Item) -> tuple[Any, str]:
+        return it.key, summarize_item(it, chat, template, max_length=max_length,
+                                      max_input_tokens=max_input_tokens, stage=stage)
+
+    for key, text in run_parallel(one, todo, concurrency, progress):
+        out[key] = text
+    return out
+
+
+def plan(items: list[Item], chat: Any | None, threshold_tokens: int = 200
+         ) -> tuple[dict[Any, str], list[Item]]:
+    """Descriptions that need no LLM (``key -> text``), and the items that do."""
     out: dict[Any, str] = {}
     todo: list[Item] = []
     for it in items:
@@ -42,24 +56,24 @@ def summarize(items: list[Item], chat: Any | None, template: str, *, max_length:
             out[it.key] = " ".join(d if d.endswith((".", "!", "?")) else d + "." for d in descs)
         else:
             todo.append(Item(it.key, it.name, descs))
+    return out, todo
 
-    def one(it: Item) -> tuple[Any, str]:
-        summary = ""
-        batch: list[str] = []
-        used = 0
-        for d in it.descriptions:  # rolling summaries when the list overflows the input budget
-            n = estimate_tokens(d)
-            if batch and used + n > max_input_tokens:
-                summary = _call(chat, template, it.name, batch, max_length, stage)
-                batch, used = [summary], estimate_tokens(summary)
-            batch.append(d)
-            used += n
-        summary = _call(chat, template, it.name, batch, max_length, stage)
-        return it.key, summary or " ".join(it.descriptions)
 
-    for key, text in run_parallel(one, todo, concurrency, progress):
-        out[key] = text
-    return out
+def summarize_item(it: Item, chat: Any, template: str, *, max_length: int = 500,
+                   max_input_tokens: int = 4000, stage: str = "summarize") -> str:
+    """One item's summary (rolling summaries when its list overflows the input budget)."""
+    summary = ""
+    batch: list[str] = []
+    used = 0
+    for d in it.descriptions:
+        n = estimate_tokens(d)
+        if batch and used + n > max_input_tokens:
+            summary = _call(chat, template, it.name, batch, max_length, stage)
+            batch, used = [summary], estimate_tokens(summary)
+        batch.append(d)
+        used += n
+    summary = _call(chat, template, it.name, batch, max_length, stage)
+    return summary or " ".join(it.descriptions)
 
 
 def _call(chat: Any, template: str, name: str, descs: list[str], max_length: int, stage: str) -> str:

@@ -1,0 +1,195 @@
+"""Scheduled calls (GraphRAG's) through lmsnb.client: hosts, failover, stalls, cancels.
+
+Everything runs against in-process simulators through the unmodified SDK; what the servers saw
+(their own counters) is compared with what lmsnb reports.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import lmsnb
+from lmsnb.client import Connection, HostPool
+from lmsnb.errors import Cancelled, ConfigError, ConnectionFailed, RequestTimeout
+from lmsnb.sim import Simulator, Timing
+
+LLM = "qwen2.5-7b-instruct"
+
+
+def wait_until(condition, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def two_sims():
+    timing = Timing(tokens_per_second=100)
+    with Simulator(port=0, timing=timing) as a, Simulator(port=0, timing=timing) as b:
+        for s in (a, b):
+            s.set_behaviour("lorem")
+        yield a, b
+
+
+def run_calls(pool, n: int, max_tokens: int = 40, **kw):
+    with ThreadPoolExecutor(n) as ex:
+        futures = [ex.submit(pool.complete, LLM, f"question {i}",
+                             config={"maxTokens": max_tokens}, **kw) for i in range(n)]
+        return [f.result() for f in futures]
+
+
+def predict_requests(sim: Simulator) -> int:
+    return sim.counters["llm.predict"].requests
+
+
+# -- connecting to several hosts ---------------------------------------------------------
+
+
+def test_connect_accepts_several_hosts_in_the_forms_people_write(two_sims):
+    a, b = two_sims
+    try:
+        for given in ([a.host, b.host], f"{a.host}, {b.host}", f"{a.host} {b.host}"):
+            pool = lmsnb.connect(given)
+            assert isinstance(pool, HostPool) and pool.hosts == [a.host, b.host]
+            assert lmsnb.get_connection() is pool
+            assert "2 LM Studio hosts" in pool.label
+        pool = lmsnb.connect(hosts=[a.host, f"http://{b.host}/v1"])
+        assert pool.hosts == [a.host, b.host]
+        assert isinstance(lmsnb.connect([a.host]), Connection)  # one host: a plain connection
+        with pytest.raises(ConfigError, match="host or hosts="):
+            lmsnb.connect(a.host, hosts=[b.host])
+        with pytest.raises(ConnectionFailed, match="127.0.0.1:9"):
+            lmsnb.connect([a.host, "127.0.0.1:9"])
+    finally:
+        lmsnb.connect(a.host, check=False)
+
+
+def test_env_variable_with_several_hosts_makes_a_pool(two_sims, monkeypatch):
+    from lmsnb.client import connection
+
+    a, b = two_sims
+    monkeypatch.setenv("LMSNB_HOST", f"{a.host},{b.host}")
+    monkeypatch.setattr(connection, "_connection", None)
+    conn = lmsnb.get_connection()
+    assert isinstance(conn, HostPool) and conn.hosts == [a.host, b.host]
+    assert conn.default_model("llm") == LLM
+
+
+def test_a_pool_loads_and_unloads_on_every_host(two_sims):
+    a, b = two_sims
+    pool = HostPool([Connection(a.host), Connection(b.host)])
+    seen: list[float] = []
+    pool.load("llama-3.2-1b-instruct", on_progress=seen.append)
+    for s in (a, b):
+        assert any(i.spec.key == "llama-3.2-1b-instruct" for i in s.catalogue.loaded("llm"))
+    assert seen and seen[-1] == 1.0
+    pool.unload("llama-3.2-1b-instruct")
+    for s in (a, b):
+        assert not any(i.spec.key == "llama-3.2-1b-instruct" for i in s.catalogue.loaded("llm"))
+
+
+# -- spreading and failover ----------------------------------------------------------------
+
+
+def test_calls_are_spread_over_hosts_and_counted_per_host(two_sims):
+    a, b = two_sims
+    pool = HostPool([Connection(a.host), Connection(b.host)])
+    done = run_calls(pool, 8, concurrency=2)
+    assert all(d.text.startswith("Lorem") for d in done)
+    by_host = {h: sum(d.stats.host == h for d in done) for h in pool.hosts}
+    assert all(n >= 2 for n in by_host.values()), by_host
+    stats = pool.stats().set_index("host")
+    for s in (a, b):  # the servers saw exactly what lmsnb says it sent them
+        assert predict_requests(s) == stats.loc[s.host, "calls"] == by_host[s.host]
+        assert stats.loc[s.host, "completion_tokens"] == 40 * by_host[s.host]
+
+
+def test_a_host_that_dies_midway_hands_its_calls_to_the_others(two_sims):
+    a, b = two_sims
+    pool = HostPool([Connection(a.host), Connection(b.host)])
+    with ThreadPoolExecutor(6) as ex:
+        futures = [ex.submit(pool.complete, LLM, f"q{i}", config={"maxTokens": 60},
+                             concurrency=3) for i in range(6)]
+        wait_until(lambda: predict_requests(b) >= 2)
+        time.sleep(0.2)  # b is generating
+        b.stop()
+        done = [f.result() for f in futures]
+    assert all(d.text.startswith("Lorem") and d.stats.predicted_tokens == 60 for d in done)
+    assert all(d.stats.host == a.host for d in done if d.stats.attempts > 1)
+    stats = pool.stats().set_index("host")
+    assert stats.loc[b.host, "failed_over"] >= 1 and bool(stats.loc[b.host, "down"])
+    sent = sum(d.stats.attempts for d in done)
+    assert predict_requests(a) + predict_requests(b) == sent == stats["calls"].sum()
+    assert stats.loc[a.host, "completed"] + stats.loc[b.host, "completed"] == 6
+
+
+def test_a_host_that_comes_back_is_used_again(two_sims, monkeypatch):
+    from lmsnb.client import pool as pool_mod
+
+    monkeypatch.setattr(pool_mod, "REVIVE_EVERY", 0.1)
+    a, b = two_sims
+    pool = HostPool([Connection(a.host), Connection(b.host)])
+    run_calls(pool, 4, concurrency=2)
+    b.stop()
+    run_calls(pool, 4, concurrency=2)
+    assert bool(pool.stats().set_index("host").loc[b.host, "down"])
+    b.start()  # same port
+    wait_until(lambda: not pool.stats().set_index("host").loc[b.host, "down"])
+    before = predict_requests(b)
+    run_calls(pool, 6, concurrency=2)
+    assert predict_requests(b) > before
+
+
+def test_every_host_down_is_one_clear_error(two_sims, monkeypatch):
+    from lmsnb.client import pool as pool_mod
+
+    monkeypatch.setattr(pool_mod, "DOWN_WAIT", 0.5)
+    a, b = two_sims
+    pool = HostPool([Connection(a.host), Connection(b.host)])
+    a.stop()
+    b.stop()
+    with pytest.raises(ConnectionFailed, match="No LM Studio host answers"):
+        pool.complete(LLM, "hi")
+
+
+# -- queued, stalled, cancelled --------------------------------------------------------------
+
+
+def test_a_stalled_prediction_is_cancelled_on_the_server(sim, sync_timeout):
+    """Started, then silent past the limit: lmsnb gives up and the server stops generating."""
+    sim.set_behaviour("lorem")
+    sim.timing = Timing(tokens_per_second=200)
+    lmsnb.set_timeout(2)
+    sim.inject("stall", "predict", after=5, seconds=5)
+    conn = Connection(sim.host)
+    with pytest.raises(RequestTimeout, match="stopped answering a prediction"):
+        conn.complete(LLM, "hi", config={"maxTokens": 400})
+    assert conn.pool.stats()["timeouts"].sum() == 1
+    # the server was told to stop: it ended the prediction right after its stall
+    assert sim.counters["llm.predict"].generated_tokens < 10
+    assert conn.complete(LLM, "again", config={"maxTokens": 5}).stats.predicted_tokens == 5
+
+
+def test_an_aborted_build_cancels_its_calls_in_flight(sim):
+    sim.set_behaviour("lorem")
+    sim.timing = Timing(tokens_per_second=50)
+    conn = Connection(sim.host)
+    abort = threading.Event()
+    with ThreadPoolExecutor(3) as ex:
+        futures = [ex.submit(conn.complete, LLM, f"q{i}", config={"maxTokens": 500},
+                             abort=abort) for i in range(3)]
+        wait_until(lambda: sim.counters["llm.predict"].requests == 3)
+        time.sleep(0.3)
+        abort.set()
+        for f in futures:
+            with pytest.raises(Cancelled):
+                f.result()
+    assert sim.counters["llm.predict"].generated_tokens < 3 * 100
+    with pytest.raises(Cancelled):  # nothing new starts after an abort
+        conn.complete(LLM, "late", abort=abort)
