@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 
 import lmstudio as lms
@@ -20,12 +21,14 @@ QWEN = "qwen2.5-7b-instruct"
 LLAMA = "llama-3.2-1b-instruct"
 NOMIC = "text-embedding-nomic-embed-text-v1.5"
 BGE = "text-embedding-bge-small-en-v1.5"
+VL = "qwen2-vl-2b-instruct"
 
 
 def test_listing(lms_client):
     downloaded = lms_client.list_downloaded_models()
-    assert [m.model_key for m in downloaded] == [QWEN, LLAMA, NOMIC, BGE]
-    assert [m.type for m in downloaded] == ["llm", "llm", "embedding", "embedding"]
+    assert [m.model_key for m in downloaded] == [QWEN, LLAMA, NOMIC, BGE, VL]
+    assert [m.type for m in downloaded] == ["llm", "llm", "embedding", "embedding", "llm"]
+    assert [m.info.vision for m in downloaded if m.type == "llm"] == [False, False, True]
     assert downloaded[0].info.max_context_length == 32768
     assert [m.model_key for m in lms_client.list_downloaded_models("embedding")] == [NOMIC, BGE]
     assert [m.identifier for m in lms_client.llm.list_loaded()] == [QWEN]
@@ -292,17 +295,22 @@ def test_per_model_behaviour_and_counters(lms_client, sim):
 
 
 def test_concurrent_embeddings_run_concurrently(sim):
-    sim.timing = Timing(embed_seconds_per_text=0.2)
+    """The SDK's concurrent embedString calls are served at once (lmsnb batches that way)."""
+    barrier = threading.Barrier(10, timeout=20)  # only passes when all 10 are in at once
+
+    def embedder(text: str) -> list[float]:
+        barrier.wait()
+        return [1.0, float(len(text))]
+
+    sim.set_embedder(embedder, model=NOMIC)
 
     async def main() -> list[list[float]]:
         async with lms.AsyncClient(sim.host) as client:
             model = await client.embedding.model(NOMIC)
             return await asyncio.gather(*(model.embed(f"text {i}") for i in range(10)))
 
-    start = time.perf_counter()
     vectors = asyncio.run(main())
-    assert len(vectors) == 10
-    assert time.perf_counter() - start < 1.0  # 10 × 0.2 s would be 2 s if serialised
+    assert vectors == [[1.0, 6.0]] * 10
     assert sim.counters["embedding.embedString"].requests == 10
 
 

@@ -7,10 +7,16 @@ OpenAI-compatible REST API on one port::
     with Simulator() as sim:                       # port=0: any free port
         client = lmstudio.Client(sim.host)         # "127.0.0.1:PORT"
         sim.set_behaviour("lorem")                 # or any f(SimRequest) -> str | Iterable | ToolCalls
+        sim.set_embedder(lambda text: [...])       # embeddings from your own function
         sim.inject("drop", "predict", after=3)     # fault injection
         sim.counters["llm.predict"].generated_tokens
+        sim.counters.predictions("qwen2.5-7b-instruct").max_running   # the per-model queue
 
-Command line: ``python -m lmsnb.sim --port 1234``.
+Like LM Studio, each loaded LLM runs at most N predictions at once (``max_concurrent_predictions``:
+4 for GGUF, 1 for MLX by default) and queues the rest silently; a JIT load evicts the models loaded
+JIT before it; a prompt longer than the loaded context is refused.
+
+Command line: ``python -m lmsnb.sim --port 1234 [--catalogue FILE] [--model KEY,FIELD=VALUE]``.
 
 Only :mod:`lmsnb.sim.lexical` (pure numpy) is meant to be imported by the rest of lmsnb outside
 tests; the names below are imported lazily so that importing it stays cheap.
@@ -38,6 +44,10 @@ __all__ = [
     "schema_instance",
     "Fault",
     "SimError",
+    "PredictionCounts",
+    "StoredFile",
+    "read_catalogue",
+    "CatalogueError",
 ]
 
 _WHERE = {
@@ -57,6 +67,10 @@ _WHERE = {
     "schema_instance": "behaviours",
     "Fault": "faults",
     "SimError": "protocol",
+    "PredictionCounts": "slots",
+    "StoredFile": "files",
+    "read_catalogue": "config",
+    "CatalogueError": "config",
 }
 
 

@@ -2,9 +2,17 @@
 
 A behaviour is any callable ``f(request: SimRequest) -> str | Iterable[str] | ToolCalls``.
 The server splits the text into token-sized fragments, applies ``maxTokens``, stop strings,
-structured-output schemas and timing, so a behaviour only decides the words. Generators are
-pulled lazily (off the event loop), so a behaviour may be long or slow, and should check
-``request.cancelled`` if it does expensive work.
+the context length and timing, so a behaviour only decides the words. It runs in a worker
+thread and generators are pulled there as fast as they yield, so a behaviour may be long or
+slow (a real model, say); it should stop when ``request.stopped`` turns true.
+
+A behaviour that stands for a real model can also say what a real model would:
+``request.report_prompt_progress(0.5)`` while it reads the prompt, and
+``request.finish("maxPredictedTokensReached")`` (or ``"contextLengthReached"``) when it
+stopped for that reason. Structured output: built-in behaviours always answer with JSON that
+fits the requested schema or grammar (as a grammar-constrained model does); a custom behaviour's
+text goes to the client unchanged even when it does not fit (counted in
+``sim.counters[...].schema_misses``), so a client's handling of bad JSON can be tested.
 
 Built-in behaviours, by name: ``echo`` (default), ``lorem``, ``scripted`` (via
 :func:`scripted`) and ``graphrag`` (delegates to ``lmsnb.sim.graphrag_stub.respond``).
@@ -22,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "FINISH_REASONS",
+    "max_tokens_of",
     "SimRequest",
     "ToolCall",
     "ToolCalls",
@@ -53,9 +63,26 @@ class ToolCalls:
     text: str = ""  # optional text streamed before the calls
 
 
+#: Why a behaviour may say it stopped (``SimRequest.finish``); LM Studio's stop reasons.
+FINISH_REASONS = ("eosFound", "maxPredictedTokensReached", "contextLengthReached",
+                  "stopStringFound")
+
+
+def max_tokens_of(config: dict[str, Any]) -> int | None:
+    """``maxPredictedTokens`` as a limit; values < 1 or non-int mean unlimited."""
+    value = config.get("llm.prediction.maxPredictedTokens")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return None
+    return value
+
+
 @dataclass
 class SimRequest:
-    """What a behaviour sees about one prediction request (websocket ``predict`` or REST)."""
+    """What a behaviour sees about one prediction request (websocket ``predict`` or REST).
+
+    ``images`` are the images of the chat (:class:`~lmsnb.sim.files.StoredFile`: ``name``,
+    ``data``, ``image_format``, ``image_size``), only ever non-empty for vision models.
+    """
 
     model: str  # model key
     messages: list[dict[str, Any]]  # [{"role", "content": str}, ...] (see protocol.flatten_history)
@@ -64,6 +91,40 @@ class SimRequest:
     tools: list[dict[str, Any]] | None = None  # [{"type": "function", "function": {...}}]
     identifier: str = ""  # the loaded instance identifier
     cancelled: threading.Event = field(default_factory=threading.Event)
+    gbnf_grammar: str | None = None  # structured output as a GBNF grammar
+    images: list[Any] = field(default_factory=list)
+    context_length: int = 0  # of the loaded instance
+    stop_reason: str | None = None  # set by finish()
+    _cancel_listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
+    _progress: Callable[[float], None] | None = field(default=None, repr=False)
+    _halt: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def cancel(self) -> None:
+        """Stop this prediction (the client cancelled or went away); safe from any thread."""
+        self.cancelled.set()
+        for listener in list(self._cancel_listeners):
+            listener()
+
+    @property
+    def stopped(self) -> bool:
+        """True once the server needs no more text (cancelled, maxTokens, stop string, ...)."""
+        return self.cancelled.is_set() or self._halt.is_set()
+
+    @property
+    def max_tokens(self) -> int | None:
+        """The ``maxTokens`` limit of this request (None: unlimited)."""
+        return max_tokens_of(self.config)
+
+    def report_prompt_progress(self, fraction: float) -> None:
+        """Tell the client how far prompt processing is (0..1); sent as LM Studio sends it."""
+        if self._progress is not None:
+            self._progress(min(max(float(fraction), 0.0), 1.0))
+
+    def finish(self, stop_reason: str) -> None:
+        """Say why the text ended, e.g. "maxPredictedTokensReached" or "contextLengthReached"."""
+        if stop_reason not in FINISH_REASONS:
+            raise ValueError(f"unknown stop reason {stop_reason!r} (one of {FINISH_REASONS})")
+        self.stop_reason = stop_reason
 
     @property
     def last_user(self) -> str:
@@ -152,7 +213,8 @@ def echo(req: SimRequest) -> str | ToolCalls:
       name contains add/sum/plus, multiply/mul/times/product, subtract/sub/minus or
       divide/div exists: one call to that tool, numbers from the message filling numeric
       parameters in order, the whole message filling string parameters.
-    * Otherwise: "You said: <last user message>".
+    * Otherwise: "You said: <last user message>", and for each image the chat carries,
+      " [image: <name>, <width>×<height> <FORMAT>]".
     """
     last = req.last
     if last.get("role") == "tool":
@@ -161,7 +223,13 @@ def echo(req: SimRequest) -> str | ToolCalls:
         tool = _pick_tool(req)
         if tool is not None:
             return ToolCalls([ToolCall(tool["name"], _tool_arguments(tool, req.last_user))])
-    return f"You said: {req.last_user}"
+    return f"You said: {req.last_user}" + "".join(_seen(image) for image in req.images)
+
+
+def _seen(image: Any) -> str:
+    size = image.image_size
+    dims = f"{size[0]}×{size[1]} " if size else ""
+    return f" [image: {image.name}, {dims}{(image.image_format or 'image').upper()}]"
 
 
 # -- lorem -------------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ __all__ = [
     "channel_error",
     "communication_warning",
     "model_not_found",
-    "identifier_not_found",
     "path_not_found",
     "domain_mismatch",
     "flatten_config",
@@ -103,19 +102,6 @@ def model_not_found(query: str | None, domain: str, loaded: list[str]) -> SimErr
     )
 
 
-def identifier_not_found(identifier: str, loaded: list[str]) -> SimError:
-    return SimError(
-        f'Cannot find a model with the identifier "{identifier}"',
-        code="generic.identifierNotFound",
-        data={
-            "identifier": identifier,
-            "loadedModelsSample": loaded[:5],
-            "totalLoadedModels": len(loaded),
-        },
-        http_status=404,
-    )
-
-
 def path_not_found(path: str, available: list[str]) -> SimError:
     return SimError(
         f'Cannot find a model with the path "{path}"',
@@ -165,7 +151,8 @@ def flatten_history(history: dict[str, Any] | list[Any] | None) -> list[dict[str
     """Wire chat history → ``[{"role", "content": str}]``.
 
     Assistant tool requests add ``"tool_calls": [{"id", "name", "arguments"}]``; tool results
-    become ``{"role": "tool", "content": <result text>, "tool_call_id": id}``.
+    become ``{"role": "tool", "content": <result text>, "tool_call_id": id}``; file parts
+    (uploaded images) add ``"files": [identifier, ...]``.
     """
     messages = history.get("messages", []) if isinstance(history, dict) else history or []
     out: list[dict[str, Any]] = []
@@ -177,13 +164,14 @@ def flatten_history(history: dict[str, Any] | list[Any] | None) -> list[dict[str
             continue
         texts: list[str] = []
         calls: list[dict[str, Any]] = []
+        files: list[str] = []
         call_id = None
         for part in content:
             kind = part.get("type")
             if kind == "text":
                 texts.append(part.get("text", ""))
             elif kind == "file":
-                texts.append(f"[file: {part.get('name', '')}]")
+                files.append(str(part.get("identifier", "")))
             elif kind == "toolCallRequest":
                 req = part.get("toolCallRequest", {})
                 calls.append(
@@ -195,6 +183,8 @@ def flatten_history(history: dict[str, Any] | list[Any] | None) -> list[dict[str
         entry: dict[str, Any] = {"role": role, "content": "".join(texts)}
         if calls:
             entry["tool_calls"] = calls
+        if files:
+            entry["files"] = files
         if call_id is not None:
             entry["tool_call_id"] = call_id
         out.append(entry)

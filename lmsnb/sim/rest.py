@@ -9,14 +9,18 @@ websockets handshake, which sends one response per connection.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import time
 import uuid
+from contextlib import aclosing
 from typing import Any
 
 from .behaviours import SimRequest
 from .catalogue import Instance
 from .engine import Engine
+from .files import StoredFile, file_type
 from .lexical import count_tokens
 from .protocol import SimError
 
@@ -92,17 +96,42 @@ async def _instance(engine: Engine, model: Any, domain: str) -> Instance:
 
 def _content_text(content: Any) -> str:
     if isinstance(content, list):  # [{"type": "text", "text": ...}, ...]
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        return "".join(p.get("text", "") for p in content
+                       if isinstance(p, dict) and p.get("type", "text") == "text")
     return "" if content is None else str(content)
 
 
-def _sim_request(inst: Instance, body: dict[str, Any]) -> SimRequest:
+def _content_images(content: Any) -> list[StoredFile]:
+    """The ``image_url`` parts of a message (base64 ``data:`` URLs, as LM Studio takes them)."""
+    images = []
+    for part in content if isinstance(content, list) else []:
+        if not isinstance(part, dict) or part.get("type") != "image_url":
+            continue
+        url = part.get("image_url")
+        url = url.get("url", "") if isinstance(url, dict) else str(url or "")
+        head, _, data = url.partition(",")
+        if not (head.startswith("data:") and head.endswith(";base64")):
+            raise SimError("Only base64 data URLs are supported for images "
+                           "(data:image/png;base64,...)", http_status=400)
+        try:
+            raw = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise SimError("The image is not valid base64", http_status=400) from None
+        ext = head[5:].split(";")[0].split("/")[-1] or "bin"
+        name = f"image-{len(images) + 1}.{ext}"
+        images.append(StoredFile("", name, raw, file_type(name, raw), ""))
+    return images
+
+
+def _sim_request(engine: Engine, inst: Instance, body: dict[str, Any]) -> SimRequest:
     messages = []
+    images: list[StoredFile] = []
     for m in body.get("messages") or []:
         entry: dict[str, Any] = {"role": m.get("role", "user"), "content": _content_text(m.get("content"))}
         if m.get("tool_call_id"):
             entry["tool_call_id"] = m["tool_call_id"]
         messages.append(entry)
+        images += _content_images(m.get("content"))
     config: dict[str, Any] = {}
     max_tokens = body.get("max_tokens", body.get("max_completion_tokens"))
     if max_tokens is not None:
@@ -118,29 +147,35 @@ def _sim_request(inst: Instance, body: dict[str, Any]) -> SimRequest:
         schema = (fmt.get("json_schema") or {}).get("schema") or {}
     elif fmt.get("type") == "json_object":
         schema = {"type": "object"}
-    return SimRequest(model=inst.spec.key, identifier=inst.identifier, messages=messages,
-                      config=config, json_schema=schema, tools=body.get("tools") or None)
+    req = SimRequest(model=inst.spec.key, identifier=inst.identifier, messages=messages,
+                     config=config, json_schema=schema, tools=body.get("tools") or None)
+    for image in images:
+        engine.attach_image(inst, req, image)
+    return req
 
 
 async def _chat(engine: Engine, body: dict[str, Any]) -> HttpReply:
     if not body.get("messages"):
         return _error(400, "'messages' field is required", param="messages")
     inst = await _instance(engine, body.get("model"), "llm")
-    req = _sim_request(inst, body)
+    req = _sim_request(engine, inst, body)
     pieces: list[str] = []
     calls = []
     stats: dict[str, Any] = {}
-    async for ev in engine.generate(inst, req):
-        if ev.kind == "fragment":
-            pieces.append(ev.text)
-        elif ev.kind == "tool" and ev.tool_call is not None:
-            calls.append(ev.tool_call)
-        elif ev.kind == "done":
-            stats = ev.stats
+    miss = False
+    async with aclosing(engine.generate(inst, req)) as events:
+        async for ev in events:
+            if ev.kind == "fragment":
+                pieces.append(ev.text)
+            elif ev.kind == "tool" and ev.tool_call is not None:
+                calls.append(ev.tool_call)
+            elif ev.kind == "done":
+                stats, miss = ev.stats, ev.schema_miss
     prompt, completion = stats.get("promptTokensCount", 0), stats.get("predictedTokensCount", 0)
     engine.counters.record("rest.chat.completions", requests=0, prompt_tokens=prompt,
-                           generated_tokens=completion)
-    finish = {"maxPredictedTokensReached": "length", "toolCalls": "tool_calls"}.get(
+                           generated_tokens=completion, schema_misses=int(miss))
+    finish = {"maxPredictedTokensReached": "length", "contextLengthReached": "length",
+               "toolCalls": "tool_calls"}.get(
         stats.get("stopReason", ""), "stop")
     tool_calls = [
         {"id": c.id, "type": "function",

@@ -16,7 +16,7 @@ import contextlib
 import http
 import logging
 import threading
-from collections.abc import Coroutine, Generator, Iterable
+from collections.abc import Callable, Coroutine, Generator, Iterable
 from typing import Any, TypeVar
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -91,6 +91,13 @@ class Simulator:
 
     ``with Simulator() as sim: lmstudio.Client(sim.host)``. State (catalogue, behaviours,
     timing, faults, counters) may be changed from the calling thread at any time.
+
+    ``max_concurrent_predictions`` is the default "Max Concurrent Predictions" of loaded LLMs
+    whose model entry sets none (None: LM Studio's engine defaults, 4 for GGUF, 1 for MLX);
+    predictions beyond it wait in a silent FIFO queue per loaded instance
+    (``sim.counters.predictions(identifier)`` shows what happened). ``jit_auto_evict``: a JIT
+    load unloads the models loaded JIT before it (LM Studio's default). ``presets`` maps a preset
+    identifier to prediction-config fields (wire keys); a request naming another preset is refused.
     """
 
     def __init__(
@@ -101,9 +108,14 @@ class Simulator:
         models: Iterable[ModelSpec] | None = None,
         behaviour: str | Behaviour | None = "echo",
         timing: Timing | None = None,
+        max_concurrent_predictions: int | None = None,
+        jit_auto_evict: bool = True,
+        presets: dict[str, dict[str, Any]] | None = None,
     ) -> None:
-        self.catalogue = Catalogue(models)
+        self.catalogue = Catalogue(models, max_concurrent_predictions=max_concurrent_predictions)
         self.engine = Engine(self.catalogue, behaviour, timing)
+        self.engine.jit_auto_evict = jit_auto_evict
+        self.engine.presets = dict(presets or {})
         self.bind = bind
         self.port = port
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -154,6 +166,16 @@ class Simulator:
         else:
             self.engine.model_behaviours[model] = resolve_behaviour(behaviour)
 
+    def set_embedder(self, embedder: Callable[[str], Any] | None, model: str | None = None) -> None:
+        """Serve embeddings with ``embedder(text) -> vector`` (a real model, say), for every
+        embedding model or one model key; None goes back to the built-in lexical embeddings."""
+        if model is None:
+            self.engine.embedder = embedder
+        elif embedder is None:
+            self.engine.model_embedders.pop(model, None)
+        else:
+            self.engine.model_embedders[model] = embedder
+
     def inject(
         self,
         kind: FaultKind,
@@ -172,10 +194,13 @@ class Simulator:
         self.engine.faults.clear()
 
     def load(self, key: str, identifier: str | None = None, *, context_length: int | None = None,
-             ttl_seconds: float | None = None) -> dict[str, Any]:
-        """Load a model instantly (test setup); returns the instance info."""
+             ttl_seconds: float | None = None, max_concurrent_predictions: int | None = None,
+             jit: bool = False) -> dict[str, Any]:
+        """Load a model instantly (test setup), as if loaded in LM Studio's UI (or JIT, with
+        ``jit=True``); returns the instance info."""
         return self.catalogue.load(key, identifier, context_length=context_length,
-                                   ttl_seconds=ttl_seconds).info()
+                                   ttl_seconds=ttl_seconds, jit=jit,
+                                   max_concurrent_predictions=max_concurrent_predictions).info()
 
     def unload(self, identifier: str) -> None:
         self.catalogue.unload(identifier)
@@ -208,6 +233,7 @@ class Simulator:
             self._thread.join(timeout=5)
         self._loop.close()
         self._loop = self._thread = None
+        self.engine.shutdown()
 
     def restart(self) -> None:
         """Drop every connection and serve again on the same port (state is kept)."""

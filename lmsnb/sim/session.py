@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import aclosing
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
@@ -29,7 +30,7 @@ from .protocol import (
     dumps,
     flatten_config,
     flatten_history,
-    identifier_not_found,
+    model_not_found,
     rpc_error,
     rpc_result,
     stack_fields,
@@ -56,6 +57,7 @@ class Session:
         self._send_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._cancels: dict[int, SimRequest] = {}
+        self.client: str | None = None  # the clientIdentifier of the auth packet
 
     # -- plumbing -----------------------------------------------------------------------------
     async def send(self, msg: dict[str, Any]) -> None:
@@ -99,8 +101,10 @@ class Session:
         finally:
             for task in list(self._tasks):
                 task.cancel()
-            for req in self._cancels.values():
-                req.cancelled.set()
+            for req in list(self._cancels.values()):
+                req.cancel()
+            if self.client is not None:
+                self.engine.client_closed(self.client)
 
     async def _auth(self) -> bool:
         try:
@@ -112,6 +116,8 @@ class Session:
             await self.ws.close()
             return False
         await self.ws.send(dumps({"success": True}))
+        self.client = str(packet["clientIdentifier"])
+        self.engine.client_opened(self.client)
         return True
 
     def _dispatch(self, raw: str) -> None:
@@ -128,7 +134,7 @@ class Session:
         elif kind == "channelSend":
             req = self._cancels.get(msg.get("channelId"))
             if req is not None and (msg.get("message") or {}).get("type") == "cancel":
-                req.cancelled.set()
+                req.cancel()
         elif kind in ("keepAlive", "channelAck"):
             pass  # never answer with keepAliveAck: this SDK cannot route it
         else:
@@ -163,6 +169,7 @@ class Session:
         "applyPromptTemplate": ("llm",),
         "predict": ("llm",),
         "listDownloadedModels": ("system",),
+        "uploadFileBase64": ("files",),
         "version": ("system",),
         "alive": ("system",),
         "notify": ("system",),
@@ -194,7 +201,7 @@ class Session:
         ident = p.get("identifier", "")
         inst = self.engine.catalogue.get(ident)
         if inst is None or inst.type != self.domain:
-            raise identifier_not_found(ident, self.engine.loaded_ids(self.domain))
+            raise model_not_found(ident, self.domain, self.engine.loaded_ids(self.domain))
         self.engine.catalogue.unload(ident)
 
     async def rpc_getModelInfo(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -206,7 +213,10 @@ class Session:
 
     async def rpc_tokenize(self, p: dict[str, Any]) -> dict[str, Any]:
         await self.engine.resolve(p.get("specifier"), self.domain)
-        return {"tokens": tokenize(p.get("inputString", ""))}
+        tokens = tokenize(p.get("inputString", ""))
+        if self.domain == "embedding":  # BERT-style models add a start and an end marker
+            tokens = [BERT_CLS, *tokens, BERT_SEP]
+        return {"tokens": tokens}
 
     async def rpc_countTokens(self, p: dict[str, Any]) -> dict[str, Any]:
         await self.engine.resolve(p.get("specifier"), self.domain)
@@ -218,6 +228,11 @@ class Session:
         self.engine.counters.record("embedding.embedString", requests=0,
                                     prompt_tokens=count_tokens(text))
         return {"embedding": (await self.engine.embed(inst, text)).tolist()}
+
+    async def rpc_uploadFileBase64(self, p: dict[str, Any]) -> dict[str, Any]:
+        stored = self.engine.files.add(str(p.get("name", "")), str(p.get("contentBase64", "")),
+                                       self.client or "")
+        return stored.handle()
 
     async def rpc_applyPromptTemplate(self, p: dict[str, Any]) -> dict[str, Any]:
         await self.engine.resolve(p.get("specifier"), "llm")
@@ -276,10 +291,13 @@ class Session:
         async def progress(value: float) -> None:
             await emit({"type": "loadProgress", "progress": value})
 
+        async def on_evict(other: Any) -> None:
+            await emit({"type": "unloadingOtherJITModel", "info": other.info()}, counts=False)
+
         inst, fresh = await self.engine.get_or_load(
             spec, fields=stack_fields(p.get("loadConfigStack")),
             ttl_seconds=ttl / 1000 if isinstance(ttl, (int, float)) else None,
-            on_start=on_start, progress=progress)
+            on_start=on_start, on_evict=on_evict, progress=progress)
         kind = "loadSuccess" if fresh else "alreadyLoaded"
         await emit({"type": kind, "info": inst.info()}, counts=False)
 
@@ -300,44 +318,49 @@ class Session:
     async def channel_predict(self, cid: int, p: dict[str, Any], emit: Emit) -> None:
         inst = await self.engine.resolve(p.get("modelSpecifier"), "llm")
         stack = p.get("predictionConfigStack")
-        config = flatten_config(stack)
+        config = self.engine.apply_preset(p.get("fuzzyPresetIdentifier"), flatten_config(stack))
         structured = config.get("llm.prediction.structured") or {}
         tools = config.get("llm.prediction.tools") or {}
+        messages = flatten_history(p.get("history"))
         req = SimRequest(
             model=inst.spec.key,
             identifier=inst.identifier,
-            messages=flatten_history(p.get("history")),
+            messages=messages,
             config=config,
             json_schema=structured.get("jsonSchema") if structured.get("type") == "json" else None,
+            gbnf_grammar=(structured.get("gbnfGrammar") if structured.get("type") == "gbnf"
+                          else None),
             tools=tools.get("tools") or None,
         )
+        self.engine.attach_files(inst, req, (f for m in messages for f in m.get("files", ())))
         self._cancels[cid] = req
         done: dict[str, Any] = {}
-        async for ev in self.engine.generate(inst, req):
-            if ev.kind == "prompt":
-                await emit({"type": "promptProcessingProgress", "progress": ev.progress},
-                           counts=False)
-            elif ev.kind == "fragment":
-                await emit({"type": "fragment", "fragment": {
-                    "content": ev.text, "tokensCount": 1, "containsDrafted": False,
-                    "reasoningType": "none"}})
-            elif ev.kind == "tool" and ev.tool_call is not None:
-                call = ev.tool_call
-                await emit({"type": "toolCallGenerationStart", "toolCallId": call.id},
-                           counts=False)
-                await emit({"type": "toolCallGenerationNameReceived", "name": call.name},
-                           counts=False)
-                await emit({"type": "toolCallGenerationArgumentFragmentGenerated",
-                            "content": json.dumps(call.arguments)}, counts=False)
-                await emit({"type": "toolCallGenerationEnd", "toolCallRequest": {
-                    "type": "function", "id": call.id, "name": call.name,
-                    "arguments": call.arguments}}, counts=False)
-            elif ev.kind == "done":
-                done = ev.stats
-        inst.touch()
+        miss = False
+        async with aclosing(self.engine.generate(inst, req)) as events:
+            async for ev in events:
+                if ev.kind == "prompt":
+                    await emit({"type": "promptProcessingProgress", "progress": ev.progress},
+                               counts=False)
+                elif ev.kind == "fragment":
+                    await emit({"type": "fragment", "fragment": {
+                        "content": ev.text, "tokensCount": 1, "containsDrafted": False,
+                        "reasoningType": "none"}})
+                elif ev.kind == "tool" and ev.tool_call is not None:
+                    call = ev.tool_call
+                    await emit({"type": "toolCallGenerationStart", "toolCallId": call.id},
+                               counts=False)
+                    await emit({"type": "toolCallGenerationNameReceived", "name": call.name},
+                               counts=False)
+                    await emit({"type": "toolCallGenerationArgumentFragmentGenerated",
+                                "content": json.dumps(call.arguments)}, counts=False)
+                    await emit({"type": "toolCallGenerationEnd", "toolCallRequest": {
+                        "type": "function", "id": call.id, "name": call.name,
+                        "arguments": call.arguments}}, counts=False)
+                elif ev.kind == "done":
+                    done, miss = ev.stats, ev.schema_miss
         self.engine.counters.record(
             "llm.predict", requests=0, prompt_tokens=done.get("promptTokensCount", 0),
-            generated_tokens=done.get("predictedTokensCount", 0))
+            generated_tokens=done.get("predictedTokensCount", 0), schema_misses=int(miss))
         await emit({
             "type": "success",
             "stats": done,
@@ -348,6 +371,9 @@ class Session:
 
 
 Emit = Callable[..., Awaitable[None]]
+
+#: The start and end markers BERT-style embedding models add when tokenizing ([CLS], [SEP]).
+BERT_CLS, BERT_SEP = 101, 102
 
 
 def chatml(messages: list[dict[str, Any]]) -> str:
