@@ -15,6 +15,7 @@ import hashlib
 import html
 import io
 import os
+import sys
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -257,12 +258,9 @@ def _png(img: Any) -> bytes:
 
 
 def _pil(value: Any) -> Any:
-    """``value`` if it is a PIL image (without importing PIL for other values)."""
-    if not type(value).__module__.startswith("PIL."):
-        return None
-    from PIL import Image as PILImage
-
-    return value if isinstance(value, PILImage.Image) else None
+    """``value`` if it is a PIL image (no PIL imported yet: it cannot be one)."""
+    pil = sys.modules.get("PIL.Image")
+    return value if pil is not None and isinstance(value, pil.Image) else None
 
 
 def _from_pil(img: Any, name: str | None) -> Image:

@@ -290,6 +290,18 @@ def test_image_flag_refusals_are_one_line_and_change_nothing(ip, capsys, flags, 
     assert chat.get_session().history == before and len(ip.fake.calls) == 1
 
 
+def test_other_flags_still_expand_variables(ip, capsys) -> None:  # noqa: F811
+    """lms_chat expands its own line (so --image {fig} stays the object): {var} and $var in the
+    other flags work as IPython's expansion did — and a value with spaces stays one word."""
+    ip.user_ns.update(vlm="some-vlm", style="Answer in French, briefly.", n=7)
+    ip.run_cell_magic("lms_chat", "-m {vlm} -s {style} -n $n -S {undefined}", "hi")
+    assert capsys.readouterr().err == ""
+    call = ip.fake.calls[-1]
+    assert call["model"] == "some-vlm" and call["config"] == {"maxTokens": 7}
+    assert call["history"][0] == {"role": "system", "content": "Answer in French, briefly."}
+    assert "{undefined}" in chat.sessions()  # left as written, as IPython leaves it
+
+
 def test_image_flag_in_help(ip, capsys) -> None:  # noqa: F811
     ip.run_cell_magic("lms_chat", "-h", "x")
     out = capsys.readouterr().out
