@@ -30,7 +30,7 @@ case "${1:-lab}" in
     SIM_PID=""
     if ! "$VENV/bin/python" -c "import sys, lmsnb.client as c; sys.exit(0 if c.is_reachable(c.resolve_host()) else 1)" 2>/dev/null; then
       echo "LM Studio is not reachable: starting the simulator (python -m lmsnb.sim) on 127.0.0.1:41343"
-      "$VENV/bin/python" -m lmsnb.sim --bind 127.0.0.1 --port 41343 --behaviour graphrag --tokens-per-second 60 --first-token-latency 0.2 --load-seconds 1.5 &
+      "$VENV/bin/python" -m lmsnb.sim --bind 127.0.0.1 --port 41343 --behaviour graphrag --model qwen2.5-7b-instruct,context_length=32768 --tokens-per-second 60 --first-token-latency 0.2 --load-seconds 1.5 &
       SIM_PID=$!
       export LMSNB_HOST=127.0.0.1:41343 LMSNB_SIMULATOR=1
       trap '[ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null' EXIT

@@ -46,6 +46,8 @@ Embedder = Callable[[str], Any]
 #: LM Studio's default ``contextOverflowPolicy`` (lmstudio-js KV schema).
 DEFAULT_OVERFLOW_POLICY = "truncateMiddle"
 NO_IMAGES = "Model does not support images. Please use a model that does."
+#: Idle TTL of a model a request loaded just in time (LM Studio's default: 60 minutes).
+JIT_TTL_SECONDS = 3600.0
 _OUTCOME = {"userStopped": "cancelled", "modelUnloaded": "unloaded", "failed": "failed"}
 
 
@@ -274,7 +276,7 @@ class Engine:
             raise model_not_found(query if isinstance(query, str) else None, domain,
                                   self.loaded_ids(domain))
         spec = self.downloaded_spec(query, domain, missing="query")
-        inst, _ = await self.get_or_load(spec)
+        inst, _ = await self.get_or_load(spec, ttl_seconds=JIT_TTL_SECONDS)
         return inst
 
     async def get_or_load(
@@ -431,6 +433,7 @@ class Engine:
         emitted = ""
         generated = 0
         first_token_at: float | None = None
+        due: float | None = None
         calls: list[ToolCall] = []
         # A built-in's structured answer is gathered whole, made to fit, then sent.
         shaping = builtin and (req.json_schema is not None or req.gbnf_grammar is not None)
@@ -481,7 +484,17 @@ class Engine:
                     if hit is not None:
                         tok, stop_reason = hit, "stopStringFound"
                     if tok:
-                        await asyncio.sleep(timing.token_seconds())
+                        # Each token is due one step after the previous one was due, so the
+                        # server's own overhead does not slow the model; a token that is late
+                        # goes at once, without a burst to catch up.
+                        step = timing.token_seconds()
+                        now = time.monotonic()
+                        due = (due or now) + step
+                        if due > now:
+                            await asyncio.sleep(due - now)
+                        else:
+                            due = now
+                            await asyncio.sleep(0)
                         if req.cancelled.is_set():
                             stop_reason = "userStopped"
                             break

@@ -2,9 +2,13 @@
 
 Like the stub behind ``graphrag-baseline.md``: extraction replies name the capitalised names in
 the chunk as entities (with the sentence they appear in) and co-occurring pairs as relationships,
-in GraphRAG's tuple format; gleaning replies add the names the prompt says were missed; summaries
-stitch the given descriptions; community reports are valid JSON (title, summary, rating,
-rating_explanation, findings). The aim is realistic shapes and token volumes, not quality.
+in GraphRAG's tuple format; gleaning replies add the names the prompt says were missed (lmsnb)
+or the names the first pass left out (Microsoft GraphRAG's "were missed" follow-up, and its
+Y/N "still missing?" question); summaries stitch the given descriptions (lmsnb's
+``Descriptions:``/``Summary:`` prompt and GraphRAG's ``Entities:``/``Description List:``);
+community reports are valid JSON (title, summary, rating, rating_explanation, findings) about
+the entities of the report's data (lmsnb's ``Data:`` section, GraphRAG's ``# Real Data``
+``Text:``). The aim is realistic shapes and token volumes, not quality.
 Imports nothing from the rest of lmsnb (the simulator's rule).
 """
 
@@ -18,6 +22,9 @@ from typing import Any
 
 MAX_ENTITIES = 12
 MAX_RELATIONSHIPS = 10
+# Microsoft GraphRAG's gleaning follow-up and its yes/no loop question (phrases they contain)
+GLEAN_MARK = "entities and relationships were missed"
+LOOP_MARK = "Answer Y if there are still entities"
 
 # Kept short and separate from lmsnb.graphrag's list (the simulator imports nothing from lmsnb).
 _STOP = frozenset("""a an the and or but if then so of in on at to for from by with as is was were be
@@ -128,6 +135,34 @@ def extraction(prompt: str) -> str:
     return "\n##\n".join(_records(text, names, names)) + "\n<|COMPLETE|>"
 
 
+def _first_pass(messages: list[dict[str, Any]]) -> tuple[str, set[str]]:
+    """The chunk of a GraphRAG extraction conversation, and the names extracted so far."""
+    first = next((str(m.get("content", "")) for m in messages
+                  if m.get("role") == "user" and "-Real Data-" in str(m.get("content", ""))), "")
+    done = set()
+    for m in messages:
+        if m.get("role") == "assistant":
+            done.update(re.findall(r'\("entity"<\|>([^<]+)<\|>', str(m.get("content", ""))))
+    return _text_after(first, "Text:", "Output:"), done
+
+
+def missed(messages: list[dict[str, Any]]) -> str:
+    """Microsoft GraphRAG's "MANY entities … were missed" follow-up: the names not yet extracted."""
+    text, done = _first_pass(messages)
+    names = names_in(text)
+    new = [n for n in names if n.upper() not in done][:4]
+    if not new:
+        return "<|COMPLETE|>"
+    pool = new + [n for n in names if n.upper() in done]
+    return "\n##\n".join(_records(text, new, pool)) + "\n<|COMPLETE|>"
+
+
+def still_missing(messages: list[dict[str, Any]]) -> str:
+    """GraphRAG's "Answer Y ... or N": Y while capitalised names remain unextracted."""
+    text, done = _first_pass(messages)
+    return "Y" if any(n.upper() not in done for n in names_in(text)) else "N"
+
+
 def gleaning(prompt: str) -> str:
     text = _text_after(prompt, "Text:", "Output:")
     missed = [c.strip() for c in _text_after(prompt, "Possibly missed:", "Text:").split(",")]
@@ -143,7 +178,27 @@ def gleaning(prompt: str) -> str:
 def summary(prompt: str) -> str:
     name = _text_after(prompt, "Entity:", "Descriptions:").splitlines()[0] if "Entity:" in prompt else "It"
     body = _text_after(prompt, "Descriptions:", "Summary:")
-    parts = [ln.lstrip("- ").strip() for ln in body.splitlines() if ln.strip()]
+    return _summarize(name, [ln.lstrip("- ").strip() for ln in body.splitlines() if ln.strip()])
+
+
+def description_list_summary(prompt: str) -> str:
+    """Microsoft GraphRAG's summary prompt: ``Entities: <json>`` and ``Description List: <json>``."""
+    head = prompt[prompt.rfind("Entities:") + len("Entities:"):]
+    raw_name = head.split("Description List:")[0].strip()
+    raw_list = _text_after(prompt, "Description List:").split("\n#")[0].strip()
+    try:
+        ent = json.loads(raw_name)
+    except ValueError:
+        ent = raw_name
+    name = " and ".join(map(str, ent)) if isinstance(ent, list) else str(ent)
+    try:
+        parts = [str(d) for d in json.loads(raw_list)]
+    except ValueError:
+        parts = [ln.strip() for ln in raw_list.splitlines() if ln.strip()]
+    return _summarize(name, parts)
+
+
+def _summarize(name: str, parts: list[str]) -> str:
     quotes = []
     for p in parts:
         m = re.search(r'"([^"]+)"', p)
@@ -154,7 +209,12 @@ def summary(prompt: str) -> str:
 
 
 def report(prompt: str) -> str:
-    data = _text_after(prompt, "Data:", "JSON report:") or prompt[-4000:]
+    if "# Real Data" in prompt:  # Microsoft GraphRAG: the CSV tables after the real data's Text:
+        real = prompt[prompt.rfind("# Real Data"):]
+        data = _text_after(real[:real.find("The report should")] if "The report should" in real
+                           else real, "Text:")
+    else:
+        data = _text_after(prompt, "Data:", "JSON report:") or prompt[-4000:]
     titles = re.findall(r"^\d+,([^,\n]+),", data, re.M)
     if not titles:
         titles = [n.upper() for n in names_in(data)[:8]]
@@ -222,7 +282,8 @@ def respond(request: Any) -> str:
     messages = getattr(request, "messages", None) or []
     schema = getattr(request, "json_schema", None)
     prompt = "\n".join(str(m.get("content", "")) for m in messages)
-    markers = ("---", "<|>", "Descriptions:", "Possibly missed:", "Question:")
+    markers = ("---", "<|>", "Descriptions:", "Possibly missed:", "Question:",
+               "Description List:", "# Real Data", GLEAN_MARK, LOOP_MARK)
     if not schema and not any(m in prompt for m in markers):
         # Plain chat (no GraphRAG prompt): behave like the default assistant, tools included.
         from .behaviours import echo
@@ -238,8 +299,14 @@ def respond_messages(messages: list[dict[str, Any]], json_schema: dict | None = 
     props = (json_schema or {}).get("properties", {}) if isinstance(json_schema, dict) else {}
     if "findings" in props or "JSON report:" in last or "report about the community" in last:
         return report(last)
+    if GLEAN_MARK in last:
+        return missed(messages)
+    if LOOP_MARK in last:
+        return still_missing(messages)
     if "Possibly missed:" in last:
         return gleaning(last)
+    if "Description List:" in last:
+        return description_list_summary(last)
     if "<|>" in last and "-Real Data-" in last:
         return extraction(last)
     if "Descriptions:" in last and "Summary:" in last:
