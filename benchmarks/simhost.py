@@ -62,8 +62,9 @@ def main() -> None:
     args = p.parse_args()
     models = default_models()
     for m in models:
-        if m.type == "llm":
+        if m.type == "llm":  # loaded with room for GraphRAG's 8k-token report inputs
             m.max_concurrent_predictions = args.slots or 10_000
+            m.context_length = m.max_context_length
     sim = Simulator(args.port, models=models, behaviour="graphrag",
                     timing=timing(args.speedup)).start()
     print(sim.host, flush=True)

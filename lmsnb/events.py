@@ -69,6 +69,7 @@ class PredictionStats:
     host: str = ""  # the server that ran it (with several hosts, calls are spread)
     queued_seconds: float = 0.0  # waited in LM Studio's queue before it started
     attempts: int = 1  # times it was sent (a host died midway, or it stalled)
+    lost_on: tuple[str, ...] = ()  # hosts that went down while running it (it ran again)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

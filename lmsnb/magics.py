@@ -494,7 +494,8 @@ class LmsMagics(Magics):
 
     @line_magic
     def lms_host(self, line: str = "") -> None:
-        """Show the LM Studio server (%lms_host), or connect to another (%lms_host HOST:PORT)."""
+        """Show the LM Studio server (%lms_host), connect to another (%lms_host HOST:PORT),
+        or to several (%lms_host HOST1:PORT HOST2:PORT: GraphRAG spreads its calls over them)."""
         self._host(line)
 
     @guard("%lms_host?")
@@ -502,11 +503,12 @@ class LmsMagics(Magics):
         host = line.strip()
         if host:
             conn = client.connect(host)
-            print(f"connected to LM Studio at {conn.host}")
+            print(f"connected to {conn.label}")
         else:
             conn = client.get_connection()
-            state = "reachable" if client.is_reachable(conn.host) else "NOT reachable"
-            print(f"LM Studio at {conn.host} ({state})")
+            for name in getattr(conn, "hosts", [conn.host]):
+                state = "reachable" if client.is_reachable(name) else "NOT reachable"
+                print(f"LM Studio at {name} ({state})")
 
     @line_magic
     def lms_config(self, line: str = "") -> None:

@@ -125,8 +125,47 @@ def test_a_host_that_dies_midway_hands_its_calls_to_the_others(two_sims):
     stats = pool.stats().set_index("host")
     assert stats.loc[b.host, "failed_over"] >= 1 and bool(stats.loc[b.host, "down"])
     sent = sum(d.stats.attempts for d in done)
-    assert predict_requests(a) + predict_requests(b) == sent == stats["calls"].sum()
+    assert sent == stats["calls"].sum() and predict_requests(a) == stats.loc[a.host, "calls"]
+    assert predict_requests(b) <= stats.loc[b.host, "calls"]  # one sent as it died may be lost
     assert stats.loc[a.host, "completed"] + stats.loc[b.host, "completed"] == 6
+    # nothing generated twice: each call finished on exactly one server; b's unfinished ones
+    # stopped with it
+    finished = [s.counters.predictions(LLM).finished for s in (a, b)]
+    assert sum(finished) == 6 and finished[1] == stats.loc[b.host, "completed"]
+
+
+@pytest.mark.parametrize("slots", [1, 3])
+def test_auto_concurrency_learns_how_many_calls_a_host_runs(slots):
+    with Simulator(port=0, timing=Timing(tokens_per_second=100),
+                   max_concurrent_predictions=slots) as sim:
+        sim.set_behaviour("lorem")
+        conn = Connection(sim.host)
+        done = run_calls(conn, 12, max_tokens=30)
+        counts = sim.counters.predictions(LLM)
+    assert all(d.stats.predicted_tokens == 30 for d in done)
+    assert counts.finished == 12 and counts.max_running == slots
+    assert counts.max_waiting <= 1  # only the check for one more ever waits in LM Studio's queue
+    assert conn.pool.capacity(LLM) == {sim.host: slots}
+
+
+def test_an_explicit_concurrency_wins_and_queued_calls_are_not_errors(sync_timeout):
+    """Six in flight on a server that runs four: two wait in its queue past the silence limit,
+    and that is fine — no timeout, no retry, six predictions on the server."""
+    with Simulator(port=0, timing=Timing(tokens_per_second=20),
+                   max_concurrent_predictions=4) as sim:
+        sim.set_behaviour("lorem")
+        lmsnb.set_timeout(1)
+        conn = Connection(sim.host)
+        done = run_calls(conn, 6, max_tokens=40, concurrency=6)  # 2 s each
+        counts = sim.counters.predictions(LLM)
+        assert sim.counters["llm.predict"].requests == 6
+    assert counts.max_running == 4 and counts.max_waiting == 2 and counts.finished == 6
+    assert all(d.stats.attempts == 1 for d in done)
+    assert max(d.stats.queued_seconds for d in done) > 1  # longer than the silence limit
+    with Simulator(port=0, max_concurrent_predictions=4) as sim:
+        conn = Connection(sim.host)
+        run_calls(conn, 8, max_tokens=5, concurrency=2)
+        assert sim.counters.predictions(LLM).max_running <= 2
 
 
 def test_a_host_that_comes_back_is_used_again(two_sims, monkeypatch):
@@ -193,3 +232,25 @@ def test_an_aborted_build_cancels_its_calls_in_flight(sim):
     assert sim.counters["llm.predict"].generated_tokens < 3 * 100
     with pytest.raises(Cancelled):  # nothing new starts after an abort
         conn.complete(LLM, "late", abort=abort)
+
+
+def test_lms_host_magic_connects_to_several_hosts(two_sims, capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from lmsnb import magics
+
+    a, b = two_sims
+    shell = InteractiveShell.instance()
+    magics.register(shell)
+    try:
+        shell.run_line_magic("lms_host", f"{a.host} {b.host}")
+        assert f"connected to 2 LM Studio hosts: {a.host}, {b.host}" in capsys.readouterr().out
+        assert isinstance(lmsnb.get_connection(), HostPool)
+        b.stop()
+        shell.run_line_magic("lms_host", "")
+        out = capsys.readouterr().out
+        assert f"LM Studio at {a.host} (reachable)" in out
+        assert f"LM Studio at {b.host} (NOT reachable)" in out
+    finally:
+        shell.events.unregister("pre_run_cell", magics._before_cell)
+        lmsnb.connect(a.host, check=False)

@@ -18,6 +18,7 @@ may have been shared, or its setting changed). An explicit ``concurrency=N`` ski
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 from collections import Counter, deque
@@ -34,42 +35,71 @@ from .hosts import START_HINT, is_reachable
 from .runner import TICK, Call, Stalled
 
 CEILING = 64  # the most predictions in flight per host and model that "auto" will try
-MIN_GRACE = 0.5  # seconds a started prediction may take to say something
+MIN_GRACE = 0.3  # seconds a prediction with a free slot may take to say something, at least
 HOLD = 30.0  # seconds the learned limit holds before probing one more
 REVIVE_EVERY = 2.0  # seconds between checks of a host that went down
 DOWN_WAIT = 120.0  # seconds to wait for a host to come back when all are down
 
 
 class Capacity:
-    """How many predictions of one model one host runs at once (see the module docstring)."""
+    """How many predictions of one model one host runs at once (see the module docstring).
+
+    Two signs that the server is full: a call stays silent for longer than calls take to start
+    (``grace``: 4× the median start delay seen, at least ``MIN_GRACE``), or a call starts only
+    after such a wait, when another call's end freed its slot. Either sets the limit to the most
+    calls seen running at once since the last such sign. A call that looked queued but starts
+    with no slot freed meanwhile was only slow (a busy machine): the limit goes back up.
+    """
 
     def __init__(self) -> None:
         self.limit = 1
         self.calls: set[Call] = set()
-        self.full_at: int | None = None  # the number in flight when a call was seen queued
+        self.peak = 0  # the most calls seen running at once since the limit was last set
+        self.full_at: int | None = None  # the level at which calls were seen queueing
         self.full_since = 0.0
-        self._delays: deque[float] = deque(maxlen=32)  # sent → first message, quick starts
+        self._delays: deque[float] = deque(maxlen=64)  # sent → first message, quick starts
+        self.last_end = 0.0  # when a released call of this model ended
 
     def grace(self) -> float:
-        """How long a prediction with a slot may stay silent (3× the slowest quick start)."""
-        return max(MIN_GRACE, 3 * max(self._delays, default=0.0))
+        """How long a prediction with a free slot may take to say something."""
+        return max(MIN_GRACE, 4 * statistics.median(self._delays)) if self._delays else MIN_GRACE
 
-    def started(self, call: Call) -> None:
-        if call.started_at is not None and call.sent_at:
-            delay = call.started_at - call.sent_at
-            if delay < self.grace():
-                self._delays.append(delay)
+    def running(self) -> int:
+        return sum(1 for c in self.calls if c.started and c.ended_at is None)
+
+    def started(self, call: Call, now: float) -> None:
+        if call.started_at is None or not call.sent_at:
+            return
+        delay = call.started_at - call.sent_at
+        freed = self.last_end >= call.sent_at or any(
+            c.ended_at is not None and c.ended_at >= call.sent_at for c in self.calls)
+        if delay > self.grace() and freed:  # it waited for a slot
+            if not call.queued:  # (one seen silent was counted then)
+                self._full(now, exclude=call)
+            return
+        self._delays.append(delay)
+        self.peak = max(self.peak, self.running())
+        if call.queued:  # it only looked queued: nothing freed a slot for it
+            self.full_at = None
+            self.limit = max(self.limit, self.peak)
+
+    def _full(self, now: float, exclude: Call | None = None) -> None:
+        running = sum(1 for c in self.calls if c is not exclude and c.started
+                      and c.ended_at is None)
+        self.limit = max(1, self.peak, running)
+        self.full_at, self.full_since = self.limit + 1, now
+        self.peak = 0
 
     def review(self, now: float, waiting: bool) -> None:
         """Lower the limit when a call queues; raise it while all run and work waits."""
-        running = sum(c.started for c in self.calls)
-        queued = any(c.sent_at and not c.started and now - c.sent_at > self.grace()
-                     for c in self.calls)
-        if queued:
-            if self.full_at is None or running < self.limit or now - self.full_since > 1.0:
-                self.full_at, self.full_since = len(self.calls), now
-                self.limit = max(1, running)
-        elif (waiting and len(self.calls) >= self.limit and running == len(self.calls)
+        grace = self.grace()
+        silent = [c for c in self.calls if c.sent_at and not c.started and now - c.sent_at > grace]
+        if silent:
+            if not all(c.queued for c in silent):
+                self._full(now)
+            for c in silent:
+                c.queued = True
+        elif (waiting and len(self.calls) >= self.limit and self.running() == len(self.calls)
               and self.limit < CEILING):
             held = self.full_at is not None and self.limit + 1 >= self.full_at
             if not held or now - self.full_since > HOLD:
@@ -236,7 +266,6 @@ class HostPool:
                         call = Call(model, host.name, cancel_requested=abort,
                                     on_start=lambda c, h=host: self._started(h, c))
                         host.cap(model).calls.add(call)
-                        host.stats.calls += 1
                         return host, call
                     downs = [h.down_since for h in serving if h.down_since is not None]
                     if len(downs) == len(serving) and now - max(downs) > DOWN_WAIT:
@@ -251,14 +280,17 @@ class HostPool:
 
     def _started(self, host: Host, call: Call) -> None:
         with self._cond:
-            host.cap(call.model).started(call)
+            host.cap(call.model).started(call, time.monotonic())
             self._cond.notify_all()
 
     def _release(self, host: Host, call: Call) -> None:
         with self._cond:
+            if call.sent_at:
+                host.stats.calls += 1
             cap = host.capacity.get(call.model)
             if cap is not None:
                 cap.calls.discard(call)
+                cap.last_end = max(cap.last_end, call.ended_at or time.monotonic())
                 cap.review(time.monotonic(), waiting=self._waiting > 0)
             self._cond.notify_all()
 
@@ -278,22 +310,26 @@ class HostPool:
         pred_cfg = cfg.normalize_prediction_config(config)
         abort = abort or threading.Event()
         attempts = 0
+        lost_on: list[str] = []
         while True:
             host, call = self._acquire(model, concurrency, abort, priority)
-            attempts += 1
             runner = host.conn.runner
             future = runner.submit(runner.predict(call, history, pred_cfg, response_format,
                                                   get_timeout()))
             try:
                 done = _wait(future, call)
             except Stalled:
-                host.stats.timeouts += 1
+                with self._cond:
+                    host.stats.timeouts += 1
                 raise
             except Exception as exc:  # noqa: BLE001 - translated, then failover or raise
                 err = exc if isinstance(exc, LmsnbError) else host.conn._translate(exc, model,
                                                                                   "llm")
                 if isinstance(err, ConnectionFailed) and len(self._hosts) > 1:
-                    host.stats.failed_over += 1
+                    if call.sent_at:
+                        with self._cond:
+                            host.stats.failed_over += 1
+                        lost_on.append(host.name)
                     self._mark_down(host)
                     continue
                 if isinstance(err, ModelNotFound) and len(self._hosts) > 1:
@@ -307,10 +343,12 @@ class HostPool:
                 raise err from None
             finally:
                 self._release(host, call)
+                if call.sent_at:  # it reached the server (a host found dead before is no try)
+                    attempts += 1
             if abort.is_set():  # a build that gave up: a partial answer is no answer
                 raise Cancelled("The call was cancelled on the server")
             s = done.stats
-            s.attempts = attempts
+            s.attempts, s.lost_on = attempts, tuple(lost_on)
             with self._cond:
                 st = host.stats
                 st.completed += 1

@@ -63,6 +63,7 @@ class Call:
     heard_at: float = 0.0
     ended_at: float | None = None
     on_start: Callable[[Call], None] | None = None
+    queued: bool = False  # seen waiting in LM Studio's queue
     cancel_requested: threading.Event = field(default_factory=threading.Event)
 
     def heard(self, now: float) -> None:
@@ -239,8 +240,8 @@ class Runner:
             response_format=response_format, on_prompt_processing_progress=heard,
             on_first_token=heard)
         call.host = self.host
-        call.sent_at = call.heard_at = time.monotonic()
         await stream.start()
+        call.sent_at = call.heard_at = time.monotonic()  # the request is on its way
 
         async def pump() -> Any:
             nonlocal fragments
@@ -248,6 +249,7 @@ class Runner:
                 heard()
                 fragments += 1
                 answer.fragments(frag)
+            call.ended_at = time.monotonic()  # its slot is free now (before the next starts)
             return stream.result()
 
         task = asyncio.ensure_future(pump())
@@ -286,7 +288,6 @@ class Runner:
                 await self.reset()
             raise reason or self.down("stopped answering")
         result = task.result()
-        call.ended_at = time.monotonic()
         if reason is not None:  # cancelled by the watchdog and confirmed: a failed attempt
             raise reason
         answer.fragments()

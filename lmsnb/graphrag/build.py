@@ -110,6 +110,7 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     t_start = time.perf_counter()
     acc = Accounting()
     prog = Progress(progress)
+    prog.hosts = acc.host_calls
     cache = DiskCache(cache_dir)
     chat = CachedChat(chat_model, cache, acc, retries, retry_backoff) if chat_model else None
     sched = Scheduler([chat_model], concurrency)
@@ -508,6 +509,13 @@ def _print_summary(idx: GraphIndex, progress: Any) -> None:
           f"{int(tot['calls'])} calls ({int(tot['cached_calls'])} cached), "
           f"{int(tot['prompt_tokens'])} prompt + {int(tot['completion_tokens'])} completion "
           f"tokens, {tot['seconds']:.1f} s — details in idx.stats")
+    hosts = idx.meta.get("hosts") or []
+    if len(hosts) > 1:
+        print("[lmsnb.graphrag] by host: " + "; ".join(
+            f"{h['host']} {h['calls'] - h['lost']} calls" + (f" ({h['lost']} lost when it went "
+                                                             "down, run elsewhere)" if h["lost"]
+                                                             else "") for h in hosts)
+              + " — idx.meta['hosts']")
 
 
 # -- estimate --------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ class Completion:
     host: str = ""  # the LM Studio host that answered (several hosts share a build)
     attempts: int = 1  # times it was sent: >1 when a host died midway and another answered
     queued_seconds: float = 0.0  # of ``seconds``, the time spent waiting in LM Studio's queue
+    lost_on: tuple[str, ...] = ()  # hosts that died while running it (``attempts`` counts them)
 
 
 @runtime_checkable
@@ -108,7 +109,7 @@ class LMStudioChat:
         return Completion(text, int(prompt), int(completion), stats.total_seconds,
                           finish_reason="length" if stop in ("maxPredictedTokensReached", "length")
                           else "stop", host=stats.host, attempts=stats.attempts,
-                          queued_seconds=stats.queued_seconds)
+                          queued_seconds=stats.queued_seconds, lost_on=stats.lost_on)
 
     def count_tokens(self, text: str) -> int:
         return int(_conn().count_tokens(self.key, text))

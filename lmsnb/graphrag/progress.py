@@ -23,8 +23,6 @@ R = TypeVar("R")
 
 STAT_COLUMNS = ["stage", "calls", "cached_calls", "retries", "prompt_tokens",
                 "completion_tokens", "seconds"]
-HOST_COLUMNS = ["host", "calls", "retries", "prompt_tokens", "completion_tokens",
-                "model_seconds", "queued_seconds"]
 
 
 @dataclass
@@ -69,16 +67,21 @@ class Accounting:
                 r.cached_calls += 1
                 return
             sent = max(1, int(getattr(completion, "attempts", 1) or 1)) + failed
-            for row in (r, self._hosts.setdefault(getattr(completion, "host", "") or "", _Row())
-                        if getattr(completion, "host", "") else None):
-                if row is None:
-                    continue
-                row.calls += sent
-                row.retries += sent - 1
+            r.calls += sent
+            r.retries += sent - 1
+            host = getattr(completion, "host", "")
+            rows = [r] + ([self._hosts.setdefault(host, _Row())] if host else [])
+            for row in rows:
                 row.prompt_tokens += completion.prompt_tokens
                 row.completion_tokens += completion.completion_tokens
                 row.seconds += completion.seconds
                 row.queued_seconds += getattr(completion, "queued_seconds", 0.0)
+            if host:
+                rows[1].calls += 1
+            for lost in getattr(completion, "lost_on", ()):  # sent there; the host went down
+                h = self._hosts.setdefault(lost, _Row())
+                h.calls += 1
+                h.retries += 1
 
     def add_failed(self, stage: str, attempts: int) -> None:
         """A request that failed for good after ``attempts`` tries (all reached the server)."""
@@ -120,10 +123,16 @@ class Accounting:
                 df[c] = df[c].astype("int64")
         return df
 
-    def hosts(self) -> list[dict[str, Any]]:
-        """One record per LM Studio host that answered (``idx.meta["hosts"]``)."""
+    def host_calls(self) -> dict[str, int]:
+        """Calls each LM Studio host answered so far (for progress lines)."""
         with self._lock:
-            return [{"host": h, "calls": r.calls, "retries": r.retries,
+            return {h: r.calls - r.retries for h, r in sorted(self._hosts.items())}
+
+    def hosts(self) -> list[dict[str, Any]]:
+        """One record per LM Studio host (``idx.meta["hosts"]``): ``calls`` sent to it, ``lost``
+        of those when it went down (each ran again elsewhere), tokens and seconds it answered."""
+        with self._lock:
+            return [{"host": h, "calls": r.calls, "lost": r.retries,
                      "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
                      "model_seconds": round(r.seconds, 3),
                      "queued_seconds": round(r.queued_seconds, 3)}
@@ -148,6 +157,14 @@ class Progress:
         self.enabled = bool(mode)
         self.widgets = self.enabled and self.callback is None and mode != "text" and _in_kernel()
         self._bars: dict[str, Any] = {}
+        #: ``() -> {host: calls answered}``: with several hosts, each stage line says who did what
+        self.hosts: Callable[[], dict[str, int]] | None = None
+
+    def _by_host(self) -> str:
+        counts = self.hosts() if self.hosts is not None else {}
+        if len(counts) < 2:
+            return ""
+        return " (" + " · ".join(f"{h} {n}" for h, n in counts.items()) + ")"
 
     def stage(self, name: str, total: int) -> StageProgress:
         return StageProgress(self, name, total)
@@ -164,11 +181,12 @@ class Progress:
                 return
             except Exception:
                 self.widgets = False
+        hosts = self._by_host()
         if final:
-            print(f"[lmsnb.graphrag] {name}: {done}/{total} done in {seconds:.1f} s",
+            print(f"[lmsnb.graphrag] {name}: {done}/{total} done in {seconds:.1f} s{hosts}",
                   file=sys.stderr, flush=True)
         else:
-            print(f"[lmsnb.graphrag] {name}: {done}/{total}", file=sys.stderr, flush=True)
+            print(f"[lmsnb.graphrag] {name}: {done}/{total}{hosts}", file=sys.stderr, flush=True)
 
     def _widget(self, name: str, done: int, total: int, final: bool, seconds: float) -> None:
         from ..widgets.progress import ProgressBar
@@ -178,7 +196,7 @@ class Progress:
             bar = self._bars[name] = ProgressBar(name)
         bar(done, total)
         if final:
-            bar.finish(f"{name} {done}/{total} — {seconds:.1f} s")
+            bar.finish(f"{name} {done}/{total} — {seconds:.1f} s{self._by_host()}")
             del self._bars[name]
 
 

@@ -20,13 +20,13 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import pandas as pd
 
-from ..errors import ConfigError
+from ..errors import Cancelled, ConfigError
 from .progress import Accounting, Progress, StageProgress
 from .reports import needs_sub_reports, report_table, write_report
 from .summarize import Item, plan, summarize_item
@@ -80,7 +80,9 @@ class Scheduler:
             threads = self.limit or AUTO_THREADS
         self.threads = threads
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lmsnb-graphrag")
-        self._aborted = False
+        self.error: BaseException | None = None  # the first failure (what the build raises)
+        self._changed = threading.Condition()
+        self._recent: list[Future[Any]] = []  # finished since the last look (see as_completed)
 
     def __enter__(self) -> Scheduler:
         return self
@@ -91,7 +93,29 @@ class Scheduler:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def submit(self, fn: Callable[..., R], *args: Any) -> Future[R]:
-        return self._pool.submit(fn, *args)
+        """Run ``fn(*args)`` on a worker; after a failure, work not yet started is skipped."""
+
+        def run() -> R:
+            if self.error is not None:
+                raise Cancelled("The build stopped after an error")
+            try:
+                return fn(*args)
+            except BaseException as exc:
+                if self.error is None and not isinstance(exc, Cancelled):
+                    self.error = exc
+                self.abort()
+                raise
+
+        if self.error is not None:  # the build already failed: say why, once
+            raise self.error
+        future = self._pool.submit(run)
+        future.add_done_callback(self._wake)  # also called when a queued future is cancelled
+        return future
+
+    def _wake(self, future: Future[Any]) -> None:
+        with self._changed:
+            self._recent.append(future)
+            self._changed.notify_all()
 
     def close(self) -> None:
         """Let the idle workers go (the build is done)."""
@@ -99,7 +123,6 @@ class Scheduler:
 
     def abort(self) -> None:
         """Drop queued work and cancel calls in flight on the server."""
-        self._aborted = True
         for chat in self._chats:
             chat.abort.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -120,24 +143,36 @@ class Scheduler:
         return [f.result() for f in futures]
 
     def wait_all(self, futures: Iterable[Future[Any]]) -> None:
-        """Wait for ``futures``; on the first failure abort the build and raise it."""
-        futures = list(futures)
-        self.wait(futures, FIRST_EXCEPTION)
-        for f in futures:
-            if f.done() and not f.cancelled() and f.exception() is not None:
-                self.abort()
-                raise f.exception()  # type: ignore[misc]
+        """Wait for ``futures``; the first failure aborts the build and is raised."""
+        for future in self.as_completed(set(futures)):
+            self.check(future)
 
+    def check(self, future: Future[Any]) -> None:
+        """Raise the build's error if ``future`` failed or was dropped because of one."""
+        if future.cancelled() or future.exception() is not None:
+            self.abort()
+            raise self.error or (Cancelled("The build was stopped") if future.cancelled()
+                                 else future.exception())  # type: ignore[misc]
 
-    def wait(self, futures: Iterable[Future[Any]], until: str = FIRST_COMPLETED
-             ) -> set[Future[Any]]:
-        """``concurrent.futures.wait``; Ctrl-C while waiting aborts the build first."""
+    def as_completed(self, watched: set[Future[Any]]) -> Iterator[Future[Any]]:
+        """Yield the futures in ``watched`` as they finish, removing them; the caller may add
+        futures it submits meanwhile. Unlike ``concurrent.futures`` this also wakes for futures
+        cancelled in the queue, and costs O(1) per future; Ctrl-C aborts the build first."""
+        ready = [f for f in watched if f.done()]
         try:
-            done, _ = wait(futures, return_when=until)
+            while watched:
+                if not ready:
+                    with self._changed:
+                        while not self._recent:
+                            self._changed.wait(1.0)
+                        ready, self._recent = self._recent, []
+                future = ready.pop()
+                if future in watched:
+                    watched.discard(future)
+                    yield future
         except BaseException:
             self.abort()
             raise
-        return done
 
 
 def _host_count() -> int:
@@ -268,11 +303,8 @@ def describe_and_report(sched: Scheduler, entities: pd.DataFrame, relationships:
             for cid in sorted(blocked):
                 try_start(cid, force=True)
             continue
-        for fut in sched.wait(open_futs):
-            open_futs.discard(fut)
-            if fut.exception() is not None:
-                sched.abort()
-                raise fut.exception()  # type: ignore[misc]
+        for fut in sched.as_completed(open_futs):
+            sched.check(fut)
             if fut in summaries:
                 key = summaries.pop(fut)
                 described[key] = fut.result()
