@@ -5,7 +5,8 @@ so the kernel stays idle and Stop reaches it. The history above shows finished t
 stopped answer keeps its partial text, marked "■ stopped". Enter in the input box sends.
 History and the streaming answer share one scroll area of fixed height that stays at the
 newest message, so a long chat does not push the notebook down. After each turn the output's
-static view (the conversation) is brought up to date for the saved notebook.
+static view (the conversation) is brought up to date for the saved notebook. "Image" attaches
+pictures to the next message (for vision models); they show as thumbnails in the history.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import traitlets
 
 from .. import chat, models
 from ..errors import LmsnbError
+from ..images import images_html, to_image, to_images
 from .markdown import render_markdown
 from .output import LiveOutput, Static
 from .stream import CSS as STREAM_CSS
@@ -118,6 +120,11 @@ class ChatPanel:
         self.send_button = w.Button(description="Send", icon="paper-plane",
                                     button_style="primary")
         self.send_button.add_class("lmsnb-panel-send")
+        self.attach = w.FileUpload(accept="image/png,image/jpeg,image/webp,image/*",
+                                   multiple=True, description="Image", icon="image",
+                                   tooltip="attach images to the next message (vision models)",
+                                   layout=w.Layout(width="auto"))
+        self.attach.add_class("lmsnb-panel-attach")
         self.stop_button = w.Button(description="Stop", icon="stop", disabled=True,
                                     button_style="warning")
         self.stop_button.add_class("lmsnb-panel-stop")
@@ -140,8 +147,8 @@ class ChatPanel:
         self.widget = w.VBox([
             w.HBox([self.model, self.refresh_button], layout=row),
             self.scroll,
-            w.HBox([self.input, self.send_button, self.stop_button, self.reset_button],
-                   layout=row),
+            w.HBox([self.input, self.attach, self.send_button, self.stop_button,
+                    self.reset_button], layout=row),
         ], layout=w.Layout(max_width="900px"))
         self.widget.add_class("lmsnb-chat-panel")
         self.view: StreamView | None = None
@@ -164,7 +171,8 @@ class ChatPanel:
         lines = [title]
         for msg in self.session.history:
             mark = f" [{STOPPED}]" if msg.get("stopped") else ""
-            lines.append(f"{msg.get('role')}{mark}: {msg.get('content', '')}")
+            seen = "".join(f" [image: {i.describe()}]" for i in to_images(msg.get("images")))
+            lines.append(f"{msg.get('role')}{mark}: {msg.get('content', '')}{seen}")
         box = (f"max-height:{HEIGHT};overflow-y:auto;display:flex;"
                "flex-direction:column-reverse")
         return Static("\n\n".join(lines),
@@ -198,6 +206,7 @@ class ChatPanel:
         for i, msg in enumerate(self.session.history):
             role = str(msg.get("role"))
             body = render_markdown(str(msg.get("content", "")), doc_id=f"m{i}")
+            body += images_html(to_images(msg.get("images")))
             mark = f" {stopped_mark()}" if msg.get("stopped") else ""
             cls = "lmsnb-msg lmsnb-" + html.escape(role) + (" lmsnb-stopped" if mark else "")
             style = f"{_MSG};{_ROLE_STYLE.get(role, '')}"
@@ -218,14 +227,16 @@ class ChatPanel:
         prompt = (text if text is not None else self.input.value).strip()
         if not prompt or (self.view is not None and not self.view.finished):
             return
-        self.input.value = ""
         try:
-            events = self.session.stream(prompt, model=self.model.value or None)
-        except LmsnbError as exc:
+            images = [to_image(bytes(f["content"]), f["name"]) for f in self.attach.value]
+            events = self.session.stream(prompt, images=images, model=self.model.value or None)
+        except LmsnbError as exc:  # the text and the images stay, to fix and send again
             self.history.value += f"<div class='lmsnb-error'>{html.escape(str(exc))}</div>"
             return
+        self.input.value = ""
+        self.attach.value = ()
         self._render_history()
-        self.view = StreamView(display_now=False)
+        self.view = StreamView(display_now=False, show_images=False)  # shown in the history
         self.view.stop_button.layout.display = "none"  # the panel has its own Stop
         self.live.children = [self.view.widget]
         self.stop_button.disabled = False
