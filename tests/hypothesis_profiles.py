@@ -1,11 +1,11 @@
 """Hypothesis settings for the property suite (a pytest plugin: ``tests/conftest.py`` loads it).
 
-Profiles, chosen by ``LMSNB_HYPOTHESIS`` (else ``ci`` when the ``CI`` variable is set, else
-``dev``):
+Profiles, chosen by ``LMSNB_HYPOTHESIS`` (else ``ci``: a plain ``pytest``, as ``run.sh test``
+and CI run it, is never flaky):
 
-- ``ci``: derandomised (the same examples every run, so CI is never flaky), a fixed number of
-  examples, no example database;
-- ``dev``: random examples (new ones each run find new bugs), the same number, and a
+- ``ci``: derandomised (the same examples every run), a fixed number of examples, no example
+  database;
+- ``dev``: what a person changing lmsnb runs to look for new bugs: random examples (new ones each run find new bugs), the same number, and a
   database of failing examples, so a failure replays first next time;
 - ``deep``: what a bug hunt uses, 400 examples a test (minutes a test; it found most of
   what ``test_properties_regressions.py`` keeps).
@@ -41,5 +41,4 @@ settings.register_profile("dev", max_examples=EXAMPLES,
                           database=DirectoryBasedExampleDatabase(str(_DB)), **_COMMON)
 settings.register_profile("deep", max_examples=400,
                           database=DirectoryBasedExampleDatabase(str(_DB)), **_COMMON)
-settings.load_profile(os.environ.get("LMSNB_HYPOTHESIS") or
-                      ("ci" if os.environ.get("CI") else "dev"))
+settings.load_profile(os.environ.get("LMSNB_HYPOTHESIS") or "ci")

@@ -2,7 +2,7 @@
 and answers queries without a crash, and every consumer treats odd rows the same way (#17).
 
 Indexes come from ``index_strategies.py``; settings from ``hypothesis_profiles.py`` (a fixed
-number of examples, derandomised in CI). What Hypothesis found is kept as example-based tests in
+number of examples, derandomised unless ``LMSNB_HYPOTHESIS`` asks otherwise). What Hypothesis found is kept as example-based tests in
 ``test_properties_regressions.py``.
 """
 
