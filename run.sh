@@ -5,10 +5,13 @@
 #                             reachable, otherwise to the bundled simulator (`python -m lmsnb.sim`);
 #                             one line says which. ARGS go to `jupyter lab` (e.g. --ip=0.0.0.0
 #                             --port=9000 --no-browser).
-#   bash run.sh test [ARGS]   set up .venv with the test and docs extras too, then `pytest -q ARGS`.
+#   bash run.sh test [ARGS]   set up .venv with the test and docs extras too, and the real-model
+#                             tier (tests/realmodel, built from source) when a C++ compiler and
+#                             cmake are here, then `pytest -q ARGS`.
 # Environment: LMSNB_VENV (default .venv), PYTHON (default python3), LMSNB_HOST (where LM Studio
 # is; default localhost:1234, then LM Studio's discovery ports), LMSNB_SIM_PORT (the simulator's
-# port, default 41343; a free one when that is taken), LMSNB_INSTALL=0 (use the venv as it is).
+# port, default 41343; a free one when that is taken), LMSNB_INSTALL=0 (use the venv as it is),
+# LMSNB_REALMODEL=0 (leave the real-model tier out: its tests skip).
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${LMSNB_VENV:-.venv}
@@ -38,6 +41,26 @@ setup() {
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[$1]"
   touch "$VENV/.lmsnb-installed-$1"
+}
+
+# realmodel: the real-model test tier (tests/realmodel/install.sh: llama-cpp-python, built from
+# source, about 8 minutes once) when a C++ compiler and cmake are here; otherwise one line says
+# why its tests will skip.
+realmodel() {
+  [ "${LMSNB_INSTALL:-1}" = 0 ] || [ "${LMSNB_REALMODEL:-1}" = 0 ] && return 0
+  local stamp="$VENV/.lmsnb-installed-realmodel" log="$VENV/realmodel-install.log"
+  [ -f "$stamp" ] && [ ! tests/realmodel/install.sh -nt "$stamp" ] && return 0
+  if ! command -v cmake >/dev/null 2>&1 || ! command -v c++ >/dev/null 2>&1; then
+    echo "The real-model tests will skip: they need a C++ compiler and cmake" \
+         "(Debian/Ubuntu: sudo apt-get install build-essential cmake)."
+    return 0
+  fi
+  echo "Installing the real-model test tier into $VENV (llama-cpp-python builds from source: about 8 minutes the first time)..."
+  if ! PYTHON="$VENV/bin/python" bash tests/realmodel/install.sh >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    die "the real-model tier did not install (above; all of it in $log). LMSNB_REALMODEL=0 leaves it out."
+  fi
+  touch "$stamp"
 }
 
 # probe: "HOST LOADED" when LM Studio (anything answering its greeting) is reachable at
@@ -71,9 +94,8 @@ PY
 # LM Studio's greeting. Fails (SIM_PID empty) if it exits first, e.g. when PORT is taken.
 start_sim() {
   : >"$TMP/sim.out"
-  "$VENV/bin/python" -m lmsnb.sim --bind 127.0.0.1 --port "$1" --behaviour graphrag \
-    --model qwen2.5-7b-instruct,context_length=32768 --tokens-per-second 60 --first-token-latency 0.2 --load-seconds 1.5 \
-    >"$TMP/sim.out" 2>"$TMP/sim.log" &
+  # one line: tests/test_sim_tutorial_stop.py reads these flags
+  "$VENV/bin/python" -m lmsnb.sim --bind 127.0.0.1 --port "$1" --behaviour graphrag --model qwen2.5-7b-instruct,context_length=32768 --tokens-per-second 60 --first-token-latency 0.2 --load-seconds 1.5 >"$TMP/sim.out" 2>"$TMP/sim.log" &
   SIM_PID=$!
   "$VENV/bin/python" - "$SIM_PID" "$TMP/sim.out" <<'PY' || { wait "$SIM_PID" 2>/dev/null || true; SIM_PID=""; return 1; }
 import os, sys, time
@@ -190,6 +212,7 @@ case "${1:-lab}" in
   test)
     shift
     setup "$ALL"
+    realmodel
     exec "$VENV/bin/python" -m pytest -q "$@"
     ;;
   lab)
@@ -197,7 +220,7 @@ case "${1:-lab}" in
     lab "$@"
     ;;
   -h|--help|help)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
     ;;
   -*)
     lab "$@"

@@ -18,6 +18,7 @@ from .errors import (
     ConfigError,
     ConnectionFailed,
     GraphIndexError,
+    ImageError,
     LmsnbError,
     ModelNotFound,
     PredictionError,
@@ -27,7 +28,7 @@ from .errors import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "Cancelled", "ConfigError", "ConnectionFailed", "GraphIndexError", "LmsnbError",
+    "Cancelled", "ConfigError", "ConnectionFailed", "GraphIndexError", "ImageError", "LmsnbError",
     "ModelNotFound", "PredictionError", "RequestTimeout", "connect", "get_connection",
     "get_timeout", "set_timeout", "load_ipython_extension", "__version__",
 ]

@@ -1,7 +1,8 @@
 """Chat without magics: one-shot answers, multi-turn sessions, streaming, tool calling.
 
 A ``Session`` is a plain list of ``{"role", "content"}`` messages you can read, edit, save and
-load as JSON. ``session.stream(prompt)`` returns a ``ChatStream`` — an iterator of events
+load as JSON; a user message may also carry ``"images"`` (``lmsnb.images.Image``, for vision
+models), which a saved session keeps inside its JSON. ``session.stream(prompt)`` returns a ``ChatStream`` — an iterator of events
 (``PromptProgress``, ``FirstToken``, ``Fragment``…, ``Done``) with ``.cancel()`` — so any front end
 (the widgets, a test, a log line) can render it. When the stream ends the reply joins the
 history (marked ``"stopped": True`` if it was cancelled) and its stats go to ``lmsnb.monitor()``.
@@ -10,6 +11,7 @@ history (marked ``"stopped": True`` if it was cancelled) and its stats go to ``l
 from __future__ import annotations
 
 import copy
+import html
 import json
 import threading
 import time
@@ -17,13 +19,17 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from .client import get_connection
 from .config import normalize_prediction_config
 from .errors import ConfigError, LmsnbError
 from .events import Done, Event, Fragment
+from .images import Image, images_html, to_image, to_images
 from .monitor import record as _record_stats
 
-__all__ = ["Session", "ChatStream", "ask", "stream", "act", "get_session", "sessions"]
+__all__ = ["Session", "ChatStream", "Messages", "ask", "stream", "act", "get_session",
+           "sessions"]
 
 Message = dict[str, Any]
 
@@ -37,8 +43,10 @@ class ChatStream:
 
     def __init__(self, source: Any, *, session: str | None = None, kind: str = "chat",
                  on_done: Callable[[Done], None] | None = None,
-                 on_error: Callable[[BaseException, str], None] | None = None) -> None:
+                 on_error: Callable[[BaseException, str], None] | None = None,
+                 images: Iterable[Image] = ()) -> None:
         self._source = source
+        self.images = list(images)  # sent with the prompt: the views show them as thumbnails
         self._session = session
         self._kind = kind
         self._callbacks: list[Callable[[Done], None]] = [on_done] if on_done else []
@@ -104,7 +112,8 @@ class ChatStream:
 class Session:
     """A multi-turn conversation: system prompt, editable history, per-session config.
 
-    ``history`` is a list of ``{"role": "user"|"assistant"|"system", "content": str}`` dicts;
+    ``history`` is a list of ``{"role": "user"|"assistant"|"system", "content": str}`` dicts
+    (user messages sent with images also have ``"images"``: a list of ``lmsnb.images.Image``);
     edit it freely. ``config`` (temperature, maxTokens, topP…) applies to every turn and a call's
     own ``config`` overrides it key by key.
     """
@@ -137,16 +146,17 @@ class Session:
         if text:
             self.history.insert(0, {"role": "system", "content": text})
 
-    def stream(self, prompt: str, *, config: Mapping[str, Any] | None = None,
+    def stream(self, prompt: str, *, images: Any = None, config: Mapping[str, Any] | None = None,
                model: str | None = None, remember: bool = True) -> ChatStream:
         """Send ``prompt`` and return the event stream; the reply joins the history at the end.
 
-        With ``remember=False`` the turn is one-shot: the history is sent as context but neither
-        the prompt nor the reply is kept.
+        ``images`` (one or a list: paths, bytes, PIL images, matplotlib Figures) go with the
+        prompt to a vision model. With ``remember=False`` the turn is one-shot: the history is
+        sent as context but neither the prompt nor the reply is kept.
         """
         if not isinstance(prompt, str) or not prompt.strip():
             raise ConfigError("The prompt is empty", hint="write the question in the cell body")
-        user: Message = {"role": "user", "content": prompt}
+        user = _user_message(prompt, images)
         messages = [*self.history, user]
         merged = {**self.config, **(config or {})}
         source = get_connection().predict(model or self.model, messages, config=merged or None)
@@ -165,7 +175,8 @@ class Session:
             if remember:
                 self._keep_failed_turn(user, partial, exc)
 
-        return ChatStream(source, session=self.name, on_done=on_done, on_error=on_error)
+        return ChatStream(source, session=self.name, on_done=on_done, on_error=on_error,
+                          images=user.get("images", ()))
 
     def _keep_failed_turn(self, user: Message, partial: str, exc: BaseException) -> None:
         """A turn that failed midway keeps what the user saw: the question and the partial
@@ -179,18 +190,19 @@ class Session:
         else:
             self.history.pop()
 
-    def send(self, prompt: str, *, config: Mapping[str, Any] | None = None,
+    def send(self, prompt: str, *, images: Any = None, config: Mapping[str, Any] | None = None,
              model: str | None = None, remember: bool = True) -> Done:
-        """Send ``prompt`` and wait for the whole reply (``.text``, ``.stats``)."""
-        return self.stream(prompt, config=config, model=model, remember=remember).result()
+        """Send ``prompt`` (and ``images``) and wait for the whole reply (``.text``, ``.stats``)."""
+        return self.stream(prompt, images=images, config=config, model=model,
+                           remember=remember).result()
 
     __call__ = send
 
-    def act(self, prompt: str, tools: Iterable[Callable[..., Any]], *,
+    def act(self, prompt: str, tools: Iterable[Callable[..., Any]], *, images: Any = None,
             config: Mapping[str, Any] | None = None, model: str | None = None,
             max_rounds: int | None = None) -> ChatStream:
         """Let the model call Python functions; events include each ``ToolCall`` and its result."""
-        user: Message = {"role": "user", "content": prompt}
+        user = _user_message(prompt, images)
         merged = {**self.config, **(config or {})}
         conn = get_connection()
         model = model or self.model or conn.default_model("llm")  # so the stats name it
@@ -206,7 +218,7 @@ class Session:
             self._keep_failed_turn(user, partial, exc)
 
         return ChatStream(source, session=self.name, kind="act", on_done=on_done,
-                          on_error=on_error)
+                          on_error=on_error, images=user.get("images", ()))
 
     # -- history management ----------------------------------------------------------------
 
@@ -228,8 +240,16 @@ class Session:
         return []
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready; images are kept whole (base64), so the session reloads anywhere."""
+        history = []
+        for msg in self.history:
+            out = copy.deepcopy({k: v for k, v in msg.items() if k != "images"})
+            images = to_images(msg.get("images"))
+            if images:
+                out["images"] = [image.to_dict() for image in images]
+            history.append(out)
         return {"name": self.name, "model": self.model, "config": self.config,
-                "history": copy.deepcopy(self.history)}
+                "history": history}
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
@@ -265,6 +285,7 @@ class Session:
                               hint="roles are system, user and assistant")
         if any(not isinstance(m["content"], str) for m in history):
             raise ConfigError("The saved session has a message whose content is not text")
+        history = [_saved_images(m) for m in history]
         config = data.get("config") or {}
         if not isinstance(config, Mapping):
             raise ConfigError("The saved session's 'config' is not an object",
@@ -296,16 +317,68 @@ class Session:
         return cls.from_json(text)
 
     def messages(self) -> Any:
-        """The history as a DataFrame (role, content, stopped)."""
-        import pandas as pd
-
-        return pd.DataFrame([{"role": m.get("role"), "content": m.get("content"),
-                              "stopped": bool(m.get("stopped", False))} for m in self.history],
-                            columns=["role", "content", "stopped"])
+        """The history as a DataFrame (role, content, stopped, images); in a notebook its
+        images show as thumbnails."""
+        rows = [{"role": m.get("role"), "content": m.get("content"),
+                 "stopped": bool(m.get("stopped", False)),
+                 "images": to_images(m.get("images"))} for m in self.history]
+        return Messages(rows, columns=["role", "content", "stopped", "images"])
 
     def __repr__(self) -> str:
         turns = sum(1 for m in self.history if m.get("role") == "user")
         return f"Session(name={self.name!r}, model={self.model!r}, turns={turns})"
+
+
+def _user_message(prompt: str, images: Any) -> Message:
+    """The user's turn; its images are converted now, so a bad one changes nothing."""
+    message: Message = {"role": "user", "content": prompt}
+    converted = to_images(images)
+    if converted:
+        message["images"] = converted
+    return message
+
+
+def _saved_images(message: Mapping[str, Any]) -> Message:
+    """A saved message with its ``images`` (``Image.to_dict()`` entries, or paths) read back."""
+    out = dict(message)
+    if "images" not in out:
+        return out
+    images = out["images"]
+    if not isinstance(images, list):
+        raise ConfigError("A saved message's 'images' is not a list")
+    if images and out["role"] != "user":
+        raise ConfigError(f"The saved session has images on a {out['role']} message",
+                          hint="only user messages carry images")
+    out["images"] = [Image.from_dict(i) if isinstance(i, Mapping) else to_image(i)
+                     for i in images]
+    return out
+
+
+class Messages(pd.DataFrame):
+    """``Session.messages()``: a DataFrame whose notebook view shows images as thumbnails.
+
+    pandas escapes every cell's HTML, so the table is written here with each text cell escaped;
+    anything derived from it (a filter, a column) is a plain DataFrame again.
+    """
+
+    @property
+    def _constructor(self) -> type:
+        return pd.DataFrame
+
+    def _repr_html_(self) -> str:
+        width = pd.get_option("display.max_colwidth")
+
+        def text(value: Any) -> str:
+            value = str(value)
+            if width and len(value) > width:  # pandas' own cut, done before escaping
+                value = value[:width - 3] + "..."
+            return html.escape(value)
+
+        formatters: dict[Any, Callable[[Any], str]] = {c: text for c in self.columns}
+        formatters["images"] = lambda images: images_html(images) if images else ""
+        with pd.option_context("display.max_colwidth", None):
+            return self.to_html(escape=False, formatters=formatters, notebook=True,
+                                max_rows=pd.get_option("display.max_rows"))
 
 
 # -- named sessions (what %%lms_chat --session uses) -------------------------------------------
@@ -331,20 +404,23 @@ def sessions() -> dict[str, Session]:
 # -- one-shot helpers --------------------------------------------------------------------------
 
 
-def stream(prompt: str, *, model: str | None = None, system: str | None = None,
-           config: Mapping[str, Any] | None = None) -> ChatStream:
+def stream(prompt: str, *, images: Any = None, model: str | None = None,
+           system: str | None = None, config: Mapping[str, Any] | None = None) -> ChatStream:
     """One-shot streamed answer (no history kept)."""
-    return Session(system, model=model, config=config).stream(prompt, remember=False)
+    return Session(system, model=model, config=config).stream(prompt, images=images,
+                                                              remember=False)
 
 
-def ask(prompt: str, *, model: str | None = None, system: str | None = None,
+def ask(prompt: str, *, images: Any = None, model: str | None = None, system: str | None = None,
         config: Mapping[str, Any] | None = None) -> Done:
-    """One-shot answer: ``lmsnb.chat.ask("Why is the sky blue?").text``."""
-    return stream(prompt, model=model, system=system, config=config).result()
+    """One-shot answer: ``lmsnb.chat.ask("Why is the sky blue?").text``; ``images=`` (paths,
+    bytes, PIL images, matplotlib Figures) go to a vision model with the question."""
+    return stream(prompt, images=images, model=model, system=system, config=config).result()
 
 
-def act(prompt: str, tools: Iterable[Callable[..., Any]], *, model: str | None = None,
-        system: str | None = None, config: Mapping[str, Any] | None = None,
-        max_rounds: int | None = None) -> ChatStream:
+def act(prompt: str, tools: Iterable[Callable[..., Any]], *, images: Any = None,
+        model: str | None = None, system: str | None = None,
+        config: Mapping[str, Any] | None = None, max_rounds: int | None = None) -> ChatStream:
     """One-shot tool-calling run: pass plain Python functions (type hints + docstring)."""
-    return Session(system, model=model, config=config).act(prompt, tools, max_rounds=max_rounds)
+    return Session(system, model=model, config=config).act(prompt, tools, images=images,
+                                                           max_rounds=max_rounds)

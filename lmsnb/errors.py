@@ -32,6 +32,10 @@ class ConfigError(LmsnbError, ValueError):
     """A prediction or load config key or value is invalid."""
 
 
+class ImageError(LmsnbError, ValueError):
+    """An image cannot be sent: not found, not an image, too large, or an empty Figure."""
+
+
 class PredictionError(LmsnbError):
     """The server failed while generating (or returned output we cannot use)."""
 

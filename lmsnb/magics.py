@@ -19,6 +19,7 @@ import inspect
 import json
 import keyword
 import os
+import re
 import shlex
 import string
 import sys
@@ -27,13 +28,22 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
+from IPython.core.magic import (
+    Magics,
+    cell_magic,
+    line_cell_magic,
+    line_magic,
+    magics_class,
+    no_var_expand,
+)
 from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.utils.text import DollarFormatter
 
 from . import chat as chat_api
 from . import client
 from . import config as cfg
 from .errors import ConfigError, LmsnbError
+from .images import Image, to_images
 from .widgets import stream as stream_view
 
 __all__ = ["LmsMagics", "register", "interpolate", "report_error", "plain_help"]
@@ -140,6 +150,8 @@ def _shown(field: str, limit: int = 40) -> str:
 
 
 _BRACES_HINT = "write {{ and }} for literal braces (code, JSON), or use --raw"
+_DOLLAR = DollarFormatter()  # IPython's own expansion of magic lines
+_WHOLE_FIELD = re.compile(r"\{[^{}]+\}")  # --image {fig}: the object, not its text
 
 
 class _PromptFormatter(string.Formatter):
@@ -237,8 +249,9 @@ def parse_flags(magic: Any, line: str) -> argparse.Namespace:
     seen: dict[str, str] = {}
     for word in words:
         action = parser._option_string_actions.get(word.split("=", 1)[0])
-        if action is None or action.nargs == 0 or action.nargs is not None:
-            continue  # flags like --once, and values, may repeat harmlessly
+        if (action is None or action.nargs == 0 or action.nargs is not None
+                or isinstance(action, argparse._AppendAction)):
+            continue  # flags like --once, repeatable ones like --image, and values
         if action.dest in seen:
             raise UsageError(f"{action.option_strings[-1]} is given twice; keep one")
         seen[action.dest] = word
@@ -284,25 +297,32 @@ class LmsMagics(Magics):
     @argument("-f", "--format", choices=stream_view.FORMATS, help="render as markdown/text/code")
     @argument("--tools", help="comma-separated notebook functions the model may call")
     @argument("--raw", action="store_true", help="do not interpolate {var} in the prompt")
+    @argument("-i", "--image", action="append", metavar="IMAGE",
+              help="send an image to a vision model: a file path, or {var} for a notebook "
+                   "variable (matplotlib Figure, PIL image, bytes, path, or a list); repeatable")
     @argument("--wait", action="store_true",
               help="block until the answer is complete (stop with Kernel → Interrupt); "
                    "also the default when $LMSNB_WAIT=1, e.g. for nbconvert/nbclient runs")
     @cell_magic
+    @no_var_expand  # _expand_line does it, leaving --image {fig} for the object itself
     def lms_chat(self, line: str, cell: str) -> None:
         """Chat with a local model: the cell body is the prompt, the answer streams below.
 
         Notebook variables are filled in with {name}; write {{ and }} for literal braces.
         The answer streams in the background so the Stop button works; the next cell waits
-        for it. Example:
+        for it. Examples:
 
             %%lms_chat -t 0.2 --session poems -o haiku
             Write a haiku about {topic}.
+
+            %%lms_chat --model qwen2-vl-2b-instruct --image {fig} --image photo.jpg
+            What does the plot show, and how does it compare with the photo?
         """
         self._chat(line, cell)
 
     @guard("%%lms_chat? for the flags")
     def _chat(self, line: str, cell: str) -> None:
-        args = parse_flags(self.lms_chat, line)
+        args = parse_flags(self.lms_chat, self._expand_line(line))
         d = self.defaults
         prompt = (cell if args.raw else interpolate(cell, self.shell.user_ns)).strip()
         if not prompt.strip():
@@ -323,6 +343,7 @@ class LmsMagics(Magics):
         # cell leaves the conversation exactly as it was.
         var = _check_var(args.var) if args.var else None
         tools = self._tools(args.tools) if args.tools is not None else None
+        images = self._images(args.image or [])
         if args.once:
             session = chat_api.Session(args.system or d.get("system"), model=model)
         else:
@@ -334,9 +355,9 @@ class LmsMagics(Magics):
             elif session.system is None and d.get("system") and not session.history:
                 session.system = d["system"]
         if tools is not None:
-            events = session.act(prompt, tools, config=config, model=model)
+            events = session.act(prompt, tools, images=images, config=config, model=model)
         else:
-            events = session.stream(prompt, config=config, model=model,
+            events = session.stream(prompt, images=images, config=config, model=model,
                                     remember=not args.once)
         if var:
             user_ns = self.shell.user_ns
@@ -346,6 +367,38 @@ class LmsMagics(Magics):
             stream_view.render_stream(events, title=title, fmt=fmt)
         else:
             stream_view.start_stream(events, title=title, fmt=fmt)
+
+    def _expand_line(self, line: str) -> str:
+        """IPython's ``{var}``/``$var`` expansion of the flags, word by word (so a value with
+        spaces stays one word), except ``--image`` values: there ``{fig}`` means the object."""
+        words = split_words(line)
+        out = []
+        for i, word in enumerate(words):
+            after_image = i > 0 and words[i - 1] in ("-i", "--image")
+            if not (after_image or word.startswith(("-i=", "--image="))):
+                try:
+                    word = _DOLLAR.vformat(word, args=[], kwargs=self.shell.user_ns)
+                except Exception:  # noqa: BLE001, S110 - as IPython: left as written
+                    pass
+            out.append(word)
+        return shlex.join(out)
+
+    def _images(self, values: list[str]) -> list[Image]:
+        """``--image`` values: ``{expr}`` is the notebook object itself (a Figure, a list…);
+        anything else is a path, whose ``{var}`` fields are filled in like the prompt's."""
+        images: list[Image] = []
+        ns = self.shell.user_ns
+        for value in values:
+            try:
+                if _WHOLE_FIELD.fullmatch(value):
+                    obj, _ = _PromptFormatter().get_field(value[1:-1], (), _Namespace(ns))
+                else:
+                    obj = interpolate(value, ns)
+            except ConfigError as exc:  # the prompt's wording, said of the flag
+                what = exc.message.replace(" in the prompt", "").removeprefix(value + ": ")
+                raise ConfigError(f"--image {value}: {what}", hint=exc.hint) from None
+            images += to_images(obj)
+        return images
 
     def _tools(self, names: str) -> list[Callable[..., Any]]:
         tools = []

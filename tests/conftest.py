@@ -15,6 +15,8 @@ if _ROOT not in sys.path:
 
 from lmsnb.sim import Simulator, Timing  # noqa: E402
 
+pytest_plugins = ["hypothesis_profiles"]  # the property suite's settings (CI: derandomised)
+
 
 @pytest.fixture
 def sim() -> Iterator[Simulator]:

@@ -495,3 +495,40 @@ def test_tutorial_07_keeps_a_picture_of_every_view() -> None:
     assert views >= 5 and pictures == views
     page, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
     assert page.count('src="data:image/png;base64,') >= views
+
+
+def test_to_ipycytoscape_stays_under_jupyters_iopub_rate_limit() -> None:
+    """Jupyter Server drops a kernel's output once it sends more than 1,000 messages a second
+    (over 3 s; comm_open, status and execute_input are not counted). One update message per
+    node and edge made the widget of a 1,500-element graph vanish on a fast machine: the
+    widget's own display was among the dropped messages. In a real kernel, count them."""
+    if not CAROL.exists():
+        pytest.skip("Christmas Carol fixture missing")
+    pytest.importorskip("ipycytoscape")
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        msg_id = kc.execute(
+            "from lmsnb.graphrag.index import GraphIndex\nfrom lmsnb.graphview import GraphView\n"
+            f"w = GraphView(GraphIndex.from_parquet({str(CAROL)!r})).to_ipycytoscape()\n"
+            "print(len(w.graph.nodes) + len(w.graph.edges))\nw")
+        counted, printed, shown = 0, "", False
+        while True:
+            msg = kc.get_iopub_msg(timeout=300)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "status" and content["execution_state"] == "idle":
+                break
+            if kind not in {"status", "comm_open", "execute_input"}:
+                counted += 1
+            printed += content.get("text", "") if kind == "stream" else ""
+            shown |= kind == "execute_result" and "application/vnd.jupyter.widget-view+json" \
+                in content["data"]
+            assert kind != "error", content
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert int(printed) > 1500 and shown
+    assert counted < 50  # a few per widget-level change, none per element

@@ -6,7 +6,7 @@ the table (or nothing at all); entities without relationships; duplicate, empty,
 very long titles; duplicate ids; numbers stored as strings; communities with stray ids, missing
 levels and unknown members; reports for communities that do not exist. The view must build,
 draw (JSON without NaN), answer clicks and searches, and make its pictures. A fixed number of
-examples; derandomised when ``CI`` is set, so CI runs the same cases every time.
+examples, derandomised unless ``LMSNB_HYPOTHESIS`` asks otherwise (``hypothesis_profiles.py``).
 """
 
 from __future__ import annotations
@@ -14,19 +14,17 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import types
 import xml.etree.ElementTree as ET
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lmsnb.graphview import GraphView, LiveGraph
 
-PROPS = settings(max_examples=50, deadline=None, derandomize=bool(os.environ.get("CI")),
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROPS = settings()  # the profile's (tests/hypothesis_profiles.py): derandomised unless asked
 
 TITLES = st.one_of(
     st.sampled_from(["SCROOGE", "Scrooge", "MARLEY", "BOB CRATCHIT", "TINY TIM", "", "  ",

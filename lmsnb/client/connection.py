@@ -138,6 +138,8 @@ class Connection(ModelsMixin, PredictMixin, EmbedMixin):
     def _translate(self, exc: BaseException, model: str | None,
                    kind: str | None = None) -> LmsnbError:
         """``translate`` plus, for an unknown model, the closest downloaded key of ``kind``."""
+        if "does not support images" in str(exc):  # LM Studio's own refusal
+            return self.not_vision(model)
         err = translate(exc, self.host, model)
         if isinstance(err, ModelNotFound) and model and err.hint == NOT_FOUND_HINT:
             err = ModelNotFound(err.message, hint=self._suggest(model, kind))

@@ -83,6 +83,44 @@ class ModelsMixin:
         one = {"llm": "an LLM", "embedding": "an embedding model"}.get(kind or "", "a model")
         return f"download {one} in LM Studio"
 
+    def require_vision(self, model: str | None) -> None:
+        """Refuse images for a model whose listing says it cannot see them (before uploading).
+
+        A model the listings do not name is left to LM Studio (it refuses unknown models).
+        """
+        name = model or self.default_model("llm")
+        loaded = self.list_loaded("llm")
+        downloaded = [r for r in self.list_downloaded() if r["type"] == "llm"]
+        low = name.lower()
+        row = next((r for r in loaded if low in (str(r["identifier"]).lower(),
+                                                 str(r["key"]).lower())), None)
+        row = row or next((r for r in downloaded if str(r["key"]).lower() == low
+                           or str(r["path"] or "").lower().startswith(low)), None)
+        if row is not None and not row["vision"]:
+            raise self.not_vision(name, loaded, downloaded)
+
+    def not_vision(self, name: str | None, loaded: list[dict[str, Any]] | None = None,
+                   downloaded: list[dict[str, Any]] | None = None) -> ModelNotFound:
+        """The one line for images sent to a model that cannot see them, naming those that can."""
+        try:
+            loaded = self.list_loaded("llm") if loaded is None else loaded
+            downloaded = self.list_downloaded() if downloaded is None else downloaded
+        except LmsnbError:
+            loaded, downloaded = [], []
+        seeing = [str(r["identifier"]) for r in loaded if r["vision"]]
+        keys = {r["key"] for r in loaded if r["vision"]}
+        spare = [str(r["key"]) for r in downloaded
+                 if r["vision"] and r["type"] == "llm" and r["key"] not in keys]
+        who = repr(name) if name else "The model"
+        message = (f"{who} is not a vision model; vision models loaded: "
+                   f"{', '.join(seeing) or 'none'}; downloaded: {', '.join(spare) or 'none'}")
+        if seeing or spare:
+            hint = f"pick one with --model / model=, e.g. {(seeing or spare)[0]}"
+        else:
+            hint = ("download one in LM Studio (e.g. Qwen2.5-VL, Gemma 3), or ask without "
+                    "images")
+        return ModelNotFound(message, hint=hint)
+
     def default_model(self, kind: str = "llm") -> str:
         """The first loaded model of ``kind`` — what a call without ``model=`` uses."""
         loaded = self.list_loaded(kind)

@@ -28,7 +28,9 @@ from ..events import (
     ThinkSplitter,
     ToolCall,
 )
+from ..images import Image, to_images
 from .errors import is_disconnect
+from .files import upload as upload_image
 
 _listeners: list[Callable[[PredictionStats], None]] = []
 
@@ -144,28 +146,54 @@ class _Answer:
         return "".join(self.reasoning)
 
 
-def _to_chat(history: Sequence[Mapping[str, Any]] | str) -> lmstudio.Chat:
-    """Our plain history (role/content dicts) → an SDK ``Chat``; merges repeated roles."""
-    chat = lmstudio.Chat()
+Turn = tuple[str, str, list[Image]]
+
+
+def _turns(history: Sequence[Mapping[str, Any]] | str) -> list[Turn]:
+    """Our plain history (role/content dicts, user messages may have ``images``) → checked
+    (role, content, images) turns; repeated system or assistant messages are merged."""
     if isinstance(history, str):
-        chat.add_user_message(history)
-        return chat
-    merged: list[tuple[str, str]] = []
+        return [("user", history, [])]
+    turns: list[Turn] = []
     for msg in history:
         role, content = str(msg.get("role", "user")), str(msg.get("content", ""))
         if role not in ("system", "user", "assistant"):
             raise ConfigError(f"Unknown chat role {role!r}", hint="use system, user or assistant")
-        if merged and merged[-1][0] == role and role != "user":
-            merged[-1] = (role, merged[-1][1] + "\n\n" + content)
+        images = to_images(msg.get("images"))
+        if images and role != "user":
+            raise ConfigError(f"A {role} message has images; only user messages can",
+                              hint="move the images to a user message")
+        if turns and turns[-1][0] == role and role != "user":
+            turns[-1] = (role, turns[-1][1] + "\n\n" + content, [])
         else:
-            merged.append((role, content))
-    for role, content in merged:
+            turns.append((role, content, images))
+    return turns
+
+
+def _images_of(turns: list[Turn]) -> list[Image]:
+    return [image for _role, _content, images in turns for image in images]
+
+
+def _to_chat(history: Sequence[Mapping[str, Any]] | str) -> lmstudio.Chat:
+    """Our plain history → an SDK ``Chat`` (text only: no client to upload images to)."""
+    return _build_chat(_turns(history), None)
+
+
+def _build_chat(turns: list[Turn], upload: Callable[[Image], Any] | None) -> lmstudio.Chat:
+    """An SDK ``Chat``; ``upload`` turns each image into a file handle of the client in use."""
+    chat = lmstudio.Chat()
+    for role, content, images in turns:
         if role == "system":
             chat.add_system_prompt(content)
-        elif role == "user":
-            chat.add_user_message(content or " ")
-        else:
+        elif role == "assistant":
             chat.add_assistant_response(content)
+        elif images:
+            if upload is None:
+                raise ConfigError("Images cannot be sent on this kind of call",
+                                  hint="send them with lmsnb.chat (Session.send(..., images=))")
+            chat.add_user_message(content or " ", images=[upload(i) for i in images])
+        else:
+            chat.add_user_message(content or " ")
     return chat
 
 
@@ -177,7 +205,9 @@ class PredictMixin:
                 kind: str = "chat") -> Prediction:
         """Start a streamed chat prediction; iterate the result for events."""
         pred_cfg = cfg.normalize_prediction_config(config)
-        chat = _to_chat(history)
+        turns = _turns(history)
+        if _images_of(turns):
+            self.require_vision(model)  # before anything is uploaded
 
         def events(pred: Prediction) -> Iterator[Event]:
             started = time.perf_counter()
@@ -195,6 +225,7 @@ class PredictMixin:
 
             def open_stream(c: lmstudio.Client) -> Any:
                 handle = self._handle("llm", model, c)
+                chat = _build_chat(turns, lambda image: upload_image(c, image))
                 return handle.respond_stream(
                     chat, config=pred_cfg or None, response_format=response_format,
                     on_prompt_processing_progress=lambda p: inbox.put(PromptProgress(p)),
@@ -297,8 +328,10 @@ class PredictMixin:
         ``act`` blocks inside the SDK, so it runs on a worker thread that feeds a queue.
         """
         pred_cfg = cfg.normalize_prediction_config(config)
-        chat = _to_chat(history)
+        turns = _turns(history)
         name = model or self.default_model("llm")
+        if _images_of(turns):
+            self.require_vision(name)
         events: queue.Queue[Any] = queue.Queue()
         calls: list[ToolCall] = []
         tool_list = list(tools)
@@ -338,7 +371,9 @@ class PredictMixin:
         def worker() -> None:
             try:
                 def run(c: lmstudio.Client) -> Any:
-                    return self._handle("llm", name, c).act(
+                    handle = self._handle("llm", name, c)
+                    chat = _build_chat(turns, lambda image: upload_image(c, image))
+                    return handle.act(
                         chat, wrapped, max_prediction_rounds=max_rounds, config=pred_cfg or None,
                         on_prediction_fragment=on_fragment,
                         on_prediction_completed=lambda r: last_stats.append(r.stats))

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import ConfigError, GraphIndexError
+from . import sanity
 from .budget import KNOWN_NAMES_TOKENS, model_window, plan_build
 from .cache import DEFAULT_CACHE_DIR, CachedChat, CachedEmbedder, DiskCache
 from .chunking import check_chunking, chunk_documents
@@ -315,6 +316,7 @@ def update_index(index: GraphIndex, docs: Any, *, remove_missing: bool | None = 
         return replace(index, meta=dict(index.meta), embeddings=dict(index.embeddings))
     if show:
         print(f"[lmsnb.graphrag] update: {changes.describe()}")
+    index = sanity.typed(index)  # a user's edits (floats, text, arrays in columns) undone
     settings = dict(index.meta.get("settings", {}))
     method = kw.pop("method", index.meta.get("method", "standard"))
     kw.setdefault("llm", index.meta.get("llm"))

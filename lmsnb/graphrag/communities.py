@@ -14,6 +14,8 @@ from datetime import date
 
 import pandas as pd
 
+from . import sanity
+
 SEED = 0xDEADBEEF
 MAX_CLUSTER_SIZE = 10
 
@@ -57,12 +59,16 @@ def cluster_graph(edges: pd.DataFrame, max_cluster_size: int = MAX_CLUSTER_SIZE,
     """``[(level, community, parent, [node titles])]`` from hierarchical Leiden."""
     from graspologic_native import hierarchical_leiden
 
+    open_end = sanity.blank(edges["source"]) | sanity.blank(edges["target"])
+    edges = edges[~open_end].assign(source=lambda d: sanity.text(d["source"]),
+                                    target=lambda d: sanity.text(d["target"]))
     e = stable_lcc(edges) if use_lcc else _stabilise(edges)
     if e.empty:
         return []
+    # weights <= 0, NaN or infinite (a loaded or edited index) are made usable, as everywhere
+    weight = sanity.weights(e["weight"]).summable()
     parts = hierarchical_leiden(
-        [(str(s), str(t), float(w)) for s, t, w in zip(e["source"], e["target"], e["weight"],
-                                                         strict=True)],
+        [(s, t, float(w)) for s, t, w in zip(e["source"], e["target"], weight, strict=True)],
         max_cluster_size=max_cluster_size, seed=seed)
     levels: dict[int, dict[str, int]] = {}
     hierarchy: dict[int, int] = {}

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import GraphIndexError
+from . import sanity
 from .cache import DEFAULT_CACHE_DIR
 
 EMBEDDING_TABLES = {"entity_description": "entities", "text_unit_text": "text_units",
@@ -154,7 +155,7 @@ def find(df: pd.DataFrame, names: Any, what: str = "entity", col: str = "title",
     for a name merged away, the entity it is now part of: ``aliases``).
     """
     names = _names(names, what)
-    titles = df[col].astype(str).tolist()
+    titles = _strs(df[col])
     exact: dict[str, list[int]] = {}
     folded: dict[str, list[int]] = {}
     for i, t in enumerate(titles):
@@ -306,8 +307,9 @@ class _Editor:
     edit that fails leaves the index as it was."""
 
     def __init__(self, index: Any) -> None:
-        self.index = index
-        self.ents = index.entities.copy()
+        self.target = index  # what commit() writes to
+        self.index = sanity.typed(index)  # what the edit reads: GraphRAG's types (sanity)
+        self.ents = self.index.entities.copy()
         self.meta = {k: v for k, v in index.meta.items()}
         stale = self.meta.get("stale") or {}
         self.stale: dict[str, Any] = {
@@ -463,7 +465,7 @@ class _Editor:
             gone = gone_ents if k == "entity_descriptions" else gone_rels | set(rel_map)
             st[k] = {i: v for i, v in st[k].items() if i not in gone}
         st["relationship_descriptions"].update(notes)
-        live = set(com["community"].astype(int)) if len(com) else set()
+        live = set(_num(com["community"])) if len(com) else set()
         st["community_reports"] = sorted((set(st["community_reports"]) | affected) & live)
         emb = st["embeddings"]
         if "entity_description" in embeddings:
@@ -487,6 +489,7 @@ class _Editor:
         if log is not None:
             meta["edits"] = [*meta.get("edits", []), log]
         # swap everything in at once
+        idx = self.target
         idx.entities = ents.reset_index(drop=True)
         idx.relationships = rels.reset_index(drop=True)
         idx.text_units = units
@@ -605,9 +608,10 @@ class _Editor:
         new_e, new_r, new_u = [], [], []
         src, tgt, rid = rels["source"], rels["target"], rels["id"]
         phantom_s = phantom_t = None  # ends that name no entity (GraphRAG's output has some)
-        for cid, es, rs, us in zip(com["community"].astype(int), com["entity_ids"],
+        for cid, es, rs, us in zip(_num(com["community"]), com["entity_ids"],
                                    com["relationship_ids"], com["text_unit_ids"], strict=True):
-            if touched_ents.isdisjoint(_list(es)) and touched_rels.isdisjoint(_list(rs)):
+            if cid < 0 or (touched_ents.isdisjoint(_list(es)) and  # no number: left as is
+                           touched_rels.isdisjoint(_list(rs))):
                 new_e.append(es)
                 new_r.append(rs)
                 new_u.append(us)
@@ -634,30 +638,32 @@ class _Editor:
         com["relationship_ids"] = _objects(new_r, com)
         com["text_unit_ids"] = _objects(new_u, com)
         com["size"] = np.array([len(x) for x in new_e], dtype="int64")
-        empty = set(com.loc[com["size"] == 0, "community"].astype(int)) & affected
+        empty = set(_num(com["community"])[com["size"] == 0]) & affected
         gone_reports: set[str] = set()
         if empty:
-            parent_of = dict(zip(com["community"].astype(int), com["parent"].astype(int),
+            parent_of = dict(zip(_num(com["community"]), _num(com["parent"]),
                                  strict=True))
-            com = com[~com["community"].astype(int).isin(empty)].copy()
+            com = com[~_num(com["community"]).isin(empty)].copy()
 
             def up(p: int) -> int:
                 while p in empty:
                     p = parent_of.get(p, -1)
                 return p
 
-            com["parent"] = np.array([up(int(p)) for p in com["parent"]], dtype="int64")
+            com["parent"] = np.array([up(p) for p in _num(com["parent"])], dtype="int64")
             com["children"] = _objects([[int(c) for c in _list(ch) if int(c) not in empty]
                                         for ch in com["children"]], com)
-            gone_reports = set(reps.loc[reps["community"].astype(int).isin(empty), "id"]
+            gone_reports = set(reps.loc[_num(reps["community"]).isin(empty), "id"]
                                .astype(str))
-            reps = reps[~reps["community"].astype(int).isin(empty)].copy()
+            reps = reps[~_num(reps["community"]).isin(empty)].copy()
         com = com.reset_index(drop=True)
         if len(reps):
-            size = dict(zip(com["community"].astype(int), com["size"], strict=True))
-            kids = dict(zip(com["community"].astype(int), com["children"], strict=True))
-            par = dict(zip(com["community"].astype(int), com["parent"], strict=True))
-            cids = reps["community"].astype(int)
+            size = dict(zip(_num(com["community"]), com["size"], strict=True))
+            kids = dict(zip(_num(com["community"]), com["children"], strict=True))
+            par = dict(zip(_num(com["community"]), com["parent"], strict=True))
+            for known in (size, kids, par):
+                known.pop(-1, None)  # rows without a number tell nothing about each other
+            cids = _num(reps["community"])
             reps["size"] = np.array([size.get(c, s) for c, s in zip(cids, reps["size"],
                                                                     strict=True)], dtype="int64")
             reps["parent"] = np.array([par.get(c, p) for c, p in zip(cids, reps["parent"],
@@ -668,8 +674,15 @@ class _Editor:
 
 
 def _strs(values: pd.Series) -> list[str]:
-    """A column as a list of str (iterating pandas' Arrow strings one by one is slow)."""
-    return values.astype(str).tolist()
+    """A column as a list of str (iterating pandas' Arrow strings one by one is slow); a
+    missing cell is "" (pandas 3's ``astype(str)`` keeps it missing: NaN among the str)."""
+    return sanity.text(values).tolist()
+
+
+def _num(values: pd.Series) -> pd.Series:
+    """Community numbers as int64, -1 where a cell holds none (a user's merge leaves NaN;
+    validate() calls it ``no_number``): such rows are left as they are."""
+    return pd.Series(sanity.ints(values, -1), index=values.index)
 
 
 def _objects(values: list[Any], df: pd.DataFrame) -> pd.Series:
@@ -927,7 +940,7 @@ def _refresh_reports(index: Any, chat: Any, method: str, settings: dict[str, Any
 
     wanted = set(int(c) for c in index.meta["stale"]["community_reports"])
     com = index.communities
-    rows = com[com["community"].astype(int).isin(wanted)]
+    rows = com[_num(com["community"]).isin(wanted)]
     mode = "text" if method == "fast" else "graph"
     template = load_prompt("community_report_text" if mode == "text" else "community_report",
                            prompts)
@@ -940,7 +953,7 @@ def _refresh_reports(index: Any, chat: Any, method: str, settings: dict[str, Any
                            config=build_configs(index.meta.get("model_settings"))["reports"])
     acc.wall("community_reports", stage.finish())
     reps = index.community_reports.copy()
-    pos = {int(c): p for p, c in enumerate(reps["community"].astype(int))}
+    pos = {int(c): p for p, c in enumerate(_num(reps["community"]))}
     add = []
     changed = []
     for _, row in fresh.iterrows():

@@ -152,8 +152,17 @@ class GraphIndex:
         return (f"<div><b>GraphIndex</b>{levels}{emb}</div>"
                 + s.to_html(index=False, border=0))
 
-    def validate(self) -> GraphIndex:
-        """Raise :class:`GraphIndexError` listing every missing GraphRAG column; return self."""
+    def validate(self, *, strict: bool = False, quiet: bool = False) -> GraphIndex:
+        """Check the index; return it (so ``GraphIndex.from_parquet(folder).validate()`` reads).
+
+        Raises :class:`GraphIndexError` listing every missing GraphRAG column (nothing can use
+        such a table). Then prints one line per oddity in the values, with its count, a few
+        examples and what lmsnb does with those rows: "84 relationships name entities not in
+        the entities table: ..." The graph view, the queries and the build apply the same
+        rules (:mod:`lmsnb.graphrag.sanity`), so the line is also why a row is skipped.
+        ``strict=True`` raises on oddities too; ``quiet=True`` prints nothing. The oddities
+        as objects: :meth:`findings`.
+        """
         problems = []
         for name, df in self.tables().items():
             if not isinstance(df, pd.DataFrame):
@@ -163,13 +172,34 @@ class GraphIndex:
             if missing:
                 problems.append(f"{name} lacks {', '.join(missing)}")
         for name, df in self.embeddings.items():
+            if not isinstance(df, pd.DataFrame):
+                problems.append(f"embeddings.{name} is not a DataFrame")
+                continue
             missing = [c for c in ("id", "embedding") if c not in df.columns]
             if missing:
                 problems.append(f"embeddings.{name} lacks {', '.join(missing)}")
         if problems:
             raise GraphIndexError("The index does not match GraphRAG's tables: " + "; ".join(problems),
                                   hint="rebuild it, or add the columns before querying")
+        found = self.findings()
+        if strict and found:
+            raise GraphIndexError(f"The index has {len(found)} kinds of odd rows: "
+                                  + "; ".join(found.lines()),
+                                  hint="fix those rows, or validate() without strict=True to "
+                                       "let lmsnb work around them as described")
+        if found and not quiet:
+            print(f"[lmsnb.graphrag] {len(found)} kinds of odd rows (lmsnb works around each "
+                  "as said; idx.findings() has them as a table):")
+            for line in found.lines():
+                print(f"  - {line}")
         return self
+
+    def findings(self) -> Any:
+        """The oddities in the tables' values, one :class:`~lmsnb.graphrag.sanity.Finding`
+        per rule with its count (``.lines()``, ``.frame()``; empty when every row is usable)."""
+        from .sanity import findings
+
+        return findings(self)
 
     # -------------------------------------------------------------- embeddings
     def check_embedder(self, key: str | None, dim: int | None) -> None:
@@ -200,7 +230,8 @@ class GraphIndex:
         return None
 
     def embedding_matrix(self, name: str) -> tuple[list[str], np.ndarray]:
-        """``(ids, matrix)`` for embedding set ``name``: float32, one row per id, L2-normalised."""
+        """``(ids, matrix)`` for embedding set ``name``: float32, one row per id, L2-normalised
+        (vectors of the wrong size or with NaN are left out, as in searches)."""
         if name not in self.embeddings:
             raise GraphIndexError(f"The index has no {name!r} embeddings "
                                   f"(it has: {', '.join(self.embeddings) or 'none'})",
@@ -208,10 +239,12 @@ class GraphIndex:
         df = self.embeddings[name]
         if not len(df):
             return [], np.zeros((0, self.embedding_dim or 0), dtype=np.float32)
-        mat = np.vstack([np.asarray(v, dtype=np.float32) for v in df["embedding"]])
+        from .sanity import vectors
+
+        ok, mat = vectors(df["embedding"], self.embedding_dim)  # unusable vectors left out
         norms = np.linalg.norm(mat, axis=1, keepdims=True)
         mat = mat / np.where(norms == 0, 1.0, norms)
-        return [str(i) for i in df["id"]], mat
+        return [str(i) for i, k in zip(df["id"], ok, strict=True) if k], mat
 
     # -------------------------------------------------------------- behaviour
     def query(self, question: str, method: str = "local", **kw: Any) -> Any:
@@ -510,7 +543,11 @@ def _write_arrow(table: pa.Table, path: Path) -> None:
 
 
 def _plain(values: pd.Series, typ: pa.DataType | None = None) -> list[Any]:
-    """Python values Arrow accepts: numpy arrays -> lists, NaN -> None."""
+    """Python values Arrow accepts: numpy arrays -> lists, NaN -> None; numbers a user's
+    edits turned into floats or text ("3", 3.0, "0.5") go back to GraphRAG's number type
+    (``sanity.whole``/``numbers``), anything else in a number column is refused."""
+    if typ is not None and (pa.types.is_integer(typ) or pa.types.is_floating(typ)):
+        return _plain_numbers(values, typ)
     out: list[Any] = []
     is_list = typ is not None and pa.types.is_list(typ)
     for v in values.tolist():
@@ -523,6 +560,27 @@ def _plain(values: pd.Series, typ: pa.DataType | None = None) -> list[Any]:
             v = [] if is_list else None
         out.append(v)
     return out
+
+
+def _plain_numbers(values: pd.Series, typ: pa.DataType) -> list[Any]:
+    from . import sanity
+
+    integer = pa.types.is_integer(typ)
+    num = sanity.whole(values) if integer else sanity.numbers(values)
+    given = ~values.isna().to_numpy()
+    lost = given & num.isna().to_numpy()
+    # text a missing value became ("nan", "None", "<NA>", "") is a missing value
+    lost &= ~np.array([isinstance(v, str) and v.strip().lower() in ("nan", "none", "<na>", "")
+                       for v in values], dtype=bool)
+    if lost.any():
+        bad = values[lost].iloc[0]
+        bad = bad.item() if isinstance(bad, np.generic) else bad
+        raise TypeError(f"{int(lost.sum())} value(s) are not "
+                        f"{'whole numbers' if integer else 'numbers'}, e.g. {bad!r} "
+                        f"(row {values.index[lost][0]})")
+    if integer:
+        return [None if np.isnan(v) else int(v) for v in num.to_numpy()]
+    return num.tolist()
 
 
 def _json_default(o: Any) -> Any:

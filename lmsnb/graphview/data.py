@@ -17,6 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..graphrag import sanity
+from ..graphrag.sanity import id_list as ids_of  # a list cell in any form (sanity's rule)
+
 NO_COMMUNITY = -1
 ENTITY_COLUMNS = ["id", "title", "type", "description", "degree", "text_unit_ids",
                   "human_readable_id", "mention"]
@@ -30,18 +33,6 @@ def table(idx: Any, name: str) -> pd.DataFrame | None:
     return value if isinstance(value, pd.DataFrame) else None
 
 
-def ids_of(value: Any) -> list[str]:
-    """A GraphRAG list cell (numpy array, list, None, NaN or one scalar) as a list of str."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return []
-    if isinstance(value, (str, bytes, int, np.integer)):
-        return [str(value)]
-    try:
-        return [str(v) for v in value]
-    except TypeError:
-        return [str(value)]
-
-
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
@@ -53,15 +44,8 @@ def clip(text: Any, n: int) -> str:
     return s if len(s) <= n else s[: n - 1].rstrip() + "…"
 
 
-def _ints(values: Any, default: int) -> np.ndarray:
-    """Integers from a column of any dtype ("3", 3.0, None...); unreadable cells -> default."""
-    num = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
-    num = num.where(np.isfinite(num.astype(float)), np.nan)
-    return num.fillna(default).astype(np.int64).to_numpy()
-
-
-def _text(col: pd.Series) -> pd.Series:
-    return col.where(col.notna(), "").astype(str)
+_ints = sanity.ints  # whole numbers from a column of any dtype ("3", 3.0, None -> default)
+_text = sanity.text  # a column as text, missing cells ""
 
 
 class Graph:
@@ -112,9 +96,9 @@ class Graph:
     def _index(self, ent: pd.DataFrame, rel: pd.DataFrame) -> None:
         exact: dict[str, str] = {}
         upper: dict[str, str] = {}
-        for i, title in zip(ent["id"], ent["title"], strict=True):
+        for i, title in zip(ent["id"], ent["title"], strict=True):  # exact, then folded (sanity)
             exact.setdefault(title, i)
-            upper.setdefault(title.upper(), i)
+            upper.setdefault(sanity.title_key(title), i)
         shared = len(ent) - len(exact)
         if shared:
             self._note("dup_titles", shared, "title is shared by two entities "
@@ -122,7 +106,7 @@ class Graph:
                        "entities (relationships attach to the first)")
         # names that only relationships use become "mention" nodes, drawn apart and counted apart
         ends = pd.concat([rel["source"], rel["target"]]).unique()
-        missing = sorted(x for x in ends if x not in exact and x.upper() not in upper)
+        missing = sorted(x for x in ends if x not in exact and sanity.title_key(x) not in upper)
         if missing:
             self._note("mentions", len(missing), "name appears only in relationships (drawn "
                        "hollow, counted apart)", "names appear only in relationships (drawn "
@@ -132,13 +116,13 @@ class Graph:
             ent = pd.concat([ent, extra], ignore_index=True)
             for i, title in zip(extra["id"], extra["title"], strict=True):
                 exact.setdefault(title, i)
-                upper.setdefault(title.upper(), i)
+                upper.setdefault(sanity.title_key(title), i)
         self.entities = ent.reset_index(drop=True)
         self.by_title = upper
         self._exact = exact
 
         def endpoint(col: pd.Series) -> pd.Series:
-            return col.map(exact).fillna(col.str.upper().map(upper))
+            return col.map(exact).fillna(col.map(sanity.title_key).map(upper))
 
         rel = rel.assign(src=endpoint(rel["source"]), dst=endpoint(rel["target"]))
         rel["w"] = self._draw_weights(rel["weight"])
@@ -199,8 +183,7 @@ class Graph:
         if "id" not in df:
             df["id"] = df["source"] + "->" + df["target"]
         df["id"] = _text(df["id"])
-        df["weight"] = pd.to_numeric(df["weight"], errors="coerce").astype(float) \
-            if "weight" in df else 1.0
+        df["weight"] = sanity.numbers(df["weight"]) if "weight" in df else 1.0
         for col in ("description", "text_unit_ids", "human_readable_id"):
             if col not in df:
                 df[col] = None
@@ -213,12 +196,8 @@ class Graph:
         Missing weights are GraphRAG's default 1; weights <= 0 (a PMI score, an edit) draw as the
         thinnest line there is, +inf as the thickest.
         """
-        w = pd.to_numeric(weight, errors="coerce").astype(float)
-        ok = np.isfinite(w) & (w > 0)
-        top = float(w[ok].max()) if ok.any() else 1.0
-        low = float(w[ok].min()) if ok.any() else 1.0
-        nan, pos_inf = w.isna(), w == np.inf
-        bad = ~ok & ~nan & ~pos_inf
+        w = sanity.weights(weight)  # the rule validate() reports and the queries rank by
+        nan, bad, pos_inf = w.missing, w.nonpositive, w.infinite
         if nan.any():
             self._note("w_nan", int(nan.sum()), "relationship has no numeric weight (drawn as 1)",
                        "relationships have no numeric weight (drawn as 1)")
@@ -228,9 +207,8 @@ class Graph:
         if pos_inf.any():
             self._note("w_inf", int(pos_inf.sum()), "relationship weight is infinite (drawn "
                        "thickest)", "relationship weights are infinite (drawn thickest)")
-        w = w.mask(nan, min(max(1.0, low), top)).mask(bad, low).mask(pos_inf, top)
-        # Sums of drawn weights (community edges) must stay finite: 1e308 + 1e308 is inf.
-        return w.clip(upper=np.finfo(np.float64).max / (4 * max(len(w), 1)))
+        # summable: the community overview sums the weights between two communities
+        return pd.Series(w.summable(), index=weight.index)
 
     def _communities(self) -> pd.DataFrame:
         """One row per community: level, parent, children, members, title, summary, rank."""
@@ -238,11 +216,13 @@ class Graph:
         c = self.communities
         if c is None or c.empty or "community" not in c:
             return pd.DataFrame(columns=cols, index=pd.Index([], dtype=np.int64))
-        cid = pd.to_numeric(c["community"], errors="coerce")
-        ok = np.isfinite(cid.astype(float))
+        # rows without a whole community number or level are skipped (sanity: no_number)
+        ok = sanity.whole(c["community"]).notna() & \
+            sanity.whole(c["level"] if "level" in c else [0] * len(c)).ge(0).to_numpy()
         if not ok.all():
             self._note("bad_comm", int((~ok).sum()), "community row has no community number "
-                       "(skipped)", "community rows have no community number (skipped)")
+                       "or level (skipped)", "community rows have no community number or "
+                       "level (skipped)")
         c = c[ok.to_numpy()]
         out = pd.DataFrame({
             "level": _ints(c["level"] if "level" in c else 0, 0),
@@ -260,7 +240,7 @@ class Graph:
                                                  out.index[out["title"] == ""]]
         r = self.reports
         if r is not None and not r.empty and "community" in r:
-            r = r[np.isfinite(pd.to_numeric(r["community"], errors="coerce").astype(float))]
+            r = r[sanity.whole(r["community"]).notna().to_numpy()]
             r = r.set_index(_ints(r["community"], 0))
             r = r[~r.index.duplicated()]
             hit = out.index.intersection(r.index)
@@ -271,7 +251,7 @@ class Graph:
             if "summary" in r:
                 out.loc[hit, "summary"] = _text(r.loc[hit, "summary"]).to_numpy()
             if "rank" in r:
-                out.loc[hit, "rank"] = pd.to_numeric(r.loc[hit, "rank"], errors="coerce").to_numpy()
+                out.loc[hit, "rank"] = sanity.numbers(r.loc[hit, "rank"]).to_numpy()
         return out
 
     # -- questions the view asks ------------------------------------------------------------
@@ -285,7 +265,7 @@ class Graph:
 
     def entity_id(self, title: str) -> str | None:
         s = str(title)
-        return self._exact.get(s) or self.by_title.get(s.upper())
+        return self._exact.get(s) or self.by_title.get(sanity.title_key(s))
 
     def induced(self, ids: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
         """(entity rows of ``ids``, the relationships between two of them)."""

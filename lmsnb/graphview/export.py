@@ -60,8 +60,16 @@ def ipycytoscape_widget(view: GraphView) -> Any:
                "classes": "lm-label"} for lab in view.graph.get("labels", [])]
     edges = [{"data": e, "classes": classes(e["id"], hl_edges)}
              for e in view.graph.get("edges", [])]
+    # Each element's state goes in its widget's opening message, which Jupyter Server does not
+    # rate-limit, and the graph's bookkeeping in one update: ipycytoscape's add_graph_from_json
+    # sends an update per attribute and per node, and past 1,000 messages a second the server
+    # drops output, the widget's display included.
     widget = ipycytoscape.CytoscapeWidget()
-    widget.graph.add_graph_from_json({"nodes": nodes, "edges": edges}, multiple_edges=True)
+    with widget.graph.hold_sync():
+        widget.graph.add_nodes([ipycytoscape.Node(**n) for n in nodes])
+        widget.graph.add_edges([ipycytoscape.Edge(data=e["data"],
+                                                  classes=e["classes"] + " multiple_edges")
+                                for e in edges], multiple_edges=True)
     widget.set_style(style_sheet())
     widget.set_layout(name="preset", fit=True, padding=20)
     widget.min_zoom, widget.max_zoom = 0.02, 6

@@ -5,7 +5,8 @@ so the kernel stays idle and Stop reaches it. The history above shows finished t
 stopped answer keeps its partial text, marked "■ stopped". Enter in the input box sends.
 History and the streaming answer share one scroll area of fixed height that stays at the
 newest message, so a long chat does not push the notebook down. After each turn the output's
-static view (the conversation) is brought up to date for the saved notebook.
+static view (the conversation) is brought up to date for the saved notebook. "Image" attaches
+pictures to the next message (for vision models); they show as thumbnails in the history.
 """
 
 from __future__ import annotations
@@ -14,16 +15,19 @@ import html
 import threading
 from typing import Any
 
+import anywidget
 import ipywidgets as w
+import traitlets
 
 from .. import chat, models
 from ..errors import LmsnbError
+from ..images import images_html, to_image, to_images
 from .markdown import render_markdown
 from .output import LiveOutput, Static
 from .stream import CSS as STREAM_CSS
 from .stream import STOPPED, StreamView, stopped_mark
 
-__all__ = ["ChatPanel"]
+__all__ = ["ChatPanel", "PromptBox"]
 
 HEIGHT = "480px"  # the scroll area; the panel never grows past it
 # Inline styles carry the look of a message (a saved, sanitised notebook drops <style>);
@@ -45,6 +49,58 @@ CSS = """<style>
 </style>"""
 
 
+class PromptBox(anywidget.AnyWidget):
+    """The input line: Enter (or Send) submits the text the browser shows.
+
+    ipywidgets' ``Text`` syncs its value through a throttle (one update in flight per widget)
+    that its Enter message does not wait for, so a prompt typed quickly — or on a busy kernel —
+    reached the kernel cut short, and the rest stayed in the box (seen in JupyterLab). Here
+    the submit message carries the text itself, and the browser clears the box at once.
+    """
+
+    _esm = """
+export default { render({ model, el }) {
+  el.classList.add("jupyter-widgets", "widget-inline-hbox", "widget-text");
+  const input = document.createElement("input");
+  input.type = "text";
+  input.className = "widget-input";
+  const show = () => {
+    input.placeholder = model.get("placeholder");
+    if (input.value !== model.get("value")) input.value = model.get("value");
+  };
+  const submit = () => {
+    const text = input.value;
+    input.value = "";
+    model.set("value", "");
+    model.save_changes();
+    model.send({ event: "submit", text });
+  };
+  input.addEventListener("input", () => { model.set("value", input.value); model.save_changes(); });
+  input.addEventListener("keydown", (e) => {
+    e.stopPropagation();  // keys typed here are not notebook shortcuts
+    if (e.key === "Enter" && !e.isComposing) { e.preventDefault(); submit(); }
+  });
+  const onMsg = (msg) => { if (msg && msg.do === "submit") submit(); };
+  model.on("change:value", show);
+  model.on("change:placeholder", show);
+  model.on("msg:custom", onMsg);
+  show();
+  el.appendChild(input);
+  return () => {
+    model.off("change:value", show);
+    model.off("change:placeholder", show);
+    model.off("msg:custom", onMsg);
+  };
+} };
+"""
+    value = traitlets.Unicode("").tag(sync=True)
+    placeholder = traitlets.Unicode("").tag(sync=True)
+
+    def submit(self) -> None:
+        """Have the browser submit its box (what the Send button does)."""
+        self.send({"do": "submit"})
+
+
 class ChatPanel:
     """``ChatPanel(session="default")`` — uses (and shares) the named ``lmsnb.chat`` session."""
 
@@ -58,12 +114,17 @@ class ChatPanel:
         self.refresh_button.add_class("lmsnb-panel-refresh")
         self.history = w.HTML()
         self.history.add_class("lmsnb-panel-history")
-        self.input = w.Text(placeholder="Ask something… (Enter sends)",
-                            layout=w.Layout(flex="1 1 auto", width="auto"))
+        self.input = PromptBox(placeholder="Ask something… (Enter sends)",
+                               layout=w.Layout(flex="1 1 auto", width="auto"))
         self.input.add_class("lmsnb-panel-input")
         self.send_button = w.Button(description="Send", icon="paper-plane",
                                     button_style="primary")
         self.send_button.add_class("lmsnb-panel-send")
+        self.attach = w.FileUpload(accept="image/png,image/jpeg,image/webp,image/*",
+                                   multiple=True, description="Image", icon="image",
+                                   tooltip="attach images to the next message (vision models)",
+                                   layout=w.Layout(width="auto"))
+        self.attach.add_class("lmsnb-panel-attach")
         self.stop_button = w.Button(description="Stop", icon="stop", disabled=True,
                                     button_style="warning")
         self.stop_button.add_class("lmsnb-panel-stop")
@@ -77,17 +138,17 @@ class ChatPanel:
                              layout=w.Layout(max_height=HEIGHT, overflow="auto",
                                              flex_flow="column-reverse"))
         self.scroll.add_class("lmsnb-panel-scroll")
-        self.send_button.on_click(lambda _b: self.send())
+        self.send_button.on_click(lambda _b: self.input.submit())  # the browser's text
         self.stop_button.on_click(lambda _b: self.stop())
         self.reset_button.on_click(lambda _b: self.reset())
         self.refresh_button.on_click(lambda _b: self._load_models())
-        self.input.on_msg(self._on_input_msg)  # Enter sends {"event": "submit"}
+        self.input.on_msg(self._on_input_msg)  # Enter sends {"event": "submit", "text": ...}
         row = w.Layout(align_items="center", width="100%")
         self.widget = w.VBox([
             w.HBox([self.model, self.refresh_button], layout=row),
             self.scroll,
-            w.HBox([self.input, self.send_button, self.stop_button, self.reset_button],
-                   layout=row),
+            w.HBox([self.input, self.attach, self.send_button, self.stop_button,
+                    self.reset_button], layout=row),
         ], layout=w.Layout(max_width="900px"))
         self.widget.add_class("lmsnb-chat-panel")
         self.view: StreamView | None = None
@@ -110,7 +171,8 @@ class ChatPanel:
         lines = [title]
         for msg in self.session.history:
             mark = f" [{STOPPED}]" if msg.get("stopped") else ""
-            lines.append(f"{msg.get('role')}{mark}: {msg.get('content', '')}")
+            seen = "".join(f" [image: {i.describe()}]" for i in to_images(msg.get("images")))
+            lines.append(f"{msg.get('role')}{mark}: {msg.get('content', '')}{seen}")
         box = (f"max-height:{HEIGHT};overflow-y:auto;display:flex;"
                "flex-direction:column-reverse")
         return Static("\n\n".join(lines),
@@ -120,7 +182,7 @@ class ChatPanel:
 
     def _on_input_msg(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
         if content.get("event") == "submit":
-            self.send()
+            self.send(str(content.get("text", "")))
 
     def _load_models(self) -> None:
         """Loaded LLMs first, then downloaded ones (LM Studio loads those on first use)."""
@@ -144,6 +206,7 @@ class ChatPanel:
         for i, msg in enumerate(self.session.history):
             role = str(msg.get("role"))
             body = render_markdown(str(msg.get("content", "")), doc_id=f"m{i}")
+            body += images_html(to_images(msg.get("images")))
             mark = f" {stopped_mark()}" if msg.get("stopped") else ""
             cls = "lmsnb-msg lmsnb-" + html.escape(role) + (" lmsnb-stopped" if mark else "")
             style = f"{_MSG};{_ROLE_STYLE.get(role, '')}"
@@ -164,14 +227,16 @@ class ChatPanel:
         prompt = (text if text is not None else self.input.value).strip()
         if not prompt or (self.view is not None and not self.view.finished):
             return
-        self.input.value = ""
         try:
-            events = self.session.stream(prompt, model=self.model.value or None)
-        except LmsnbError as exc:
+            images = [to_image(bytes(f["content"]), f["name"]) for f in self.attach.value]
+            events = self.session.stream(prompt, images=images, model=self.model.value or None)
+        except LmsnbError as exc:  # the text and the images stay, to fix and send again
             self.history.value += f"<div class='lmsnb-error'>{html.escape(str(exc))}</div>"
             return
+        self.input.value = ""
+        self.attach.value = ()
         self._render_history()
-        self.view = StreamView(display_now=False)
+        self.view = StreamView(display_now=False, show_images=False)  # shown in the history
         self.view.stop_button.layout.display = "none"  # the panel has its own Stop
         self.live.children = [self.view.widget]
         self.stop_button.disabled = False

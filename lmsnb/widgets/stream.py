@@ -15,6 +15,8 @@ Why it looks like this (measured, see ``reference/widget-stack.md``):
   before each cell so "Run All" still runs cells in order.
 - When the stream ends the widget is replaced by static HTML + text (``LiveOutput``), which the
   saved notebook keeps; a stopped answer is marked "■ stopped", like in the chat panel.
+- Images sent with the prompt (``events.images``) show as thumbnails above the answer, in a
+  widget of their own so the 40 ms flushes never re-send them.
 - Outside a kernel (terminal, pytest) the text is printed as it arrives.
 """
 
@@ -30,6 +32,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..events import Done, Event, FirstToken, Fragment, PromptProgress, ToolCall
+from ..images import Image, images_html
 from .markdown import render_code, render_markdown, render_text
 from .output import LiveOutput, Static
 
@@ -80,7 +83,8 @@ class StreamView:
     """Renders one event stream. ``start(events)`` (background) or ``run(events)`` (blocking)."""
 
     def __init__(self, *, title: str | None = None, fmt: str = "markdown",
-                 interval: float = 0.04, display_now: bool = True) -> None:
+                 interval: float = 0.04, display_now: bool = True,
+                 show_images: bool = True) -> None:
         if fmt not in FORMATS:
             from ..errors import ConfigError
 
@@ -91,6 +95,8 @@ class StreamView:
         self.text = ""
         self.reasoning = ""
         self.tools: list[ToolCall] = []
+        self.images: list[Image] = []  # sent with the prompt (``events.images``)
+        self.show_images = show_images
         self.status = "waiting for the model…"
         self.done: Done | None = None
         self.error: BaseException | None = None
@@ -120,7 +126,9 @@ class StreamView:
         self.stop_button.on_click(lambda _b: self.stop())
         self.footer = w.HTML(value=self._footer_html())
         self.footer.add_class("lmsnb-footer-widget")
-        self.widget = w.VBox([self.body, w.HBox([self.stop_button, self.footer])])
+        self.sent = w.HTML(layout=w.Layout(display="none"))
+        self.sent.add_class("lmsnb-sent")
+        self.widget = w.VBox([self.sent, self.body, w.HBox([self.stop_button, self.footer])])
         self.widget.add_class("lmsnb-stream-view")
 
     def _html(self) -> str:
@@ -157,7 +165,18 @@ class StreamView:
             self.body.value = self._html()
             self.footer.value = self._footer_html()
 
+    def _sent_html(self) -> str:
+        return images_html(self.images) if self.show_images else ""
+
+    def _sent_text(self) -> str:
+        if not (self.show_images and self.images):
+            return ""
+        return "".join(f"[image: {image.describe()}]\n" for image in self.images) + "\n"
+
     def _show(self) -> None:
+        if self._widgets and self._sent_html():
+            self.sent.value = self._sent_html()
+            self.sent.layout.display = None
         if self._widgets and self._display_now and self.output is None:
             what = f"{self.title}: " if self.title else ""
             self.output = LiveOutput(self.widget, Static(f"[{what}answer streaming…]")).show()
@@ -225,10 +244,12 @@ class StreamView:
     def start(self, events: Iterable[Event]) -> StreamView:
         """Stream in a background thread and return at once (the Stop button stays live)."""
         self._events = events
+        self.images = list(getattr(events, "images", ()))
         if not getattr(events, "cancellable", hasattr(events, "cancel")) and self._widgets:
             self.stop_button.layout.display = "none"
         self._show()
         if not self._widgets:  # nothing to keep live outside a kernel
+            sys.stdout.write(self._sent_text())
             self._consume(events)
             return self
         with _pending_lock:
@@ -286,9 +307,10 @@ class StreamView:
     def static(self) -> Static:
         """The finished answer as static HTML + text (what the saved notebook keeps)."""
         status = f"{STOPPED} · {self.status}" if self.stopped else self.status
-        plain = self.text + (f"\n\n{self.error}" if self.error else "") + f"\n[{status}]"
-        return Static(plain, f'<div class="lmsnb-stream-view lmsnb-static">{self._html()}'
-                             f"{self._footer_html()}</div>")
+        plain = (self._sent_text() + self.text + (f"\n\n{self.error}" if self.error else "")
+                 + f"\n[{status}]")
+        return Static(plain, f'<div class="lmsnb-stream-view lmsnb-static">{self._sent_html()}'
+                             f"{self._html()}{self._footer_html()}</div>")
 
     def finalize_display(self) -> None:
         """Replace the live widget by static HTML + text, which the saved notebook keeps."""

@@ -145,7 +145,9 @@ class JupyterLab:
                "JUPYTERLAB_SETTINGS_DIR": str(workdir / "settings"),
                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
                                                            os.environ.get("PYTHONPATH")])),
-               "JUPYTER_PLATFORM_DIRS": "1"}
+               "JUPYTER_PLATFORM_DIRS": "1",
+               # a kernel that crashes leaves its Python stack in the server log
+               "PYTHONFAULTHANDLER": "1"}
         log = workdir / "jupyterlab.log"
         cmd = [sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser",
                "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}",
@@ -207,10 +209,18 @@ class JupyterLab:
         kernel_id = model["kernel"]["id"]
         self.kernels.add(kernel_id)
         self._run_silently(kernel_id, prepare or "pass", timeout)
+        # The server learns the kernel's state from its status messages, on a subscription that
+        # may not be connected yet when a fast `prepare` ends (seen under load in CI: "starting"
+        # for good, and a page then waits for it). A silent no-op makes the kernel say it again
+        # (as JupyterLab's own "nudge" does); it changes nothing in the kernel.
         deadline = time.monotonic() + timeout
+        polls = 0
         while self.api(f"kernels/{kernel_id}")["execution_state"] != "idle":
             if time.monotonic() > deadline:
                 raise HarnessError(f"kernel {kernel_id} did not become idle in {timeout} s")
+            polls += 1
+            if polls % 20 == 0:
+                self._run_silently(kernel_id, "pass", max(1.0, deadline - time.monotonic()))
             time.sleep(0.1)
         return kernel_id
 
@@ -383,6 +393,21 @@ class LabPage:
     def wait_for(self, selector: str, timeout: float = 60_000) -> Any:
         """Wait for a CSS selector (in any output) and return its element handle."""
         return self.page.wait_for_selector(selector, timeout=timeout)
+
+    def click_moving(self, locator: Any, attempts: int = 5) -> None:
+        """Click a button that moves while it is clicked (a Stop button below an answer that
+        grows), until the click reaches it: between Playwright's aim and its mouse events the
+        button can move a line down, and the click lands beside it. A click that reaches the
+        button is never repeated, so what it does (or fails to do) stays the test's to see.
+        (The element handle outlives the button: a finished answer replaces it.)"""
+        button = locator.element_handle()
+        button.evaluate("el => { el.lmsnbClicked = false; el.addEventListener("
+                        "'click', () => { el.lmsnbClicked = true; }, {capture: true}); }")
+        for _ in range(attempts):
+            button.click()
+            if button.evaluate("el => el.lmsnbClicked"):
+                return
+        raise HarnessError(f"{attempts} clicks on {locator} all landed beside it")
 
     def output_errors(self) -> list[str]:
         """Text of error outputs (tracebacks) in the notebook."""

@@ -65,7 +65,7 @@ def test_chat_stream_stop_and_load(sim, jupyter_lab, lab_page: LabPage) -> None:
     page.wait_for_function(
         "() => { const a = document.querySelectorAll('.lmsnb-stream-view .lmsnb-answer')[2];"
         " return a && a.textContent.split(' ').length > 20; }", timeout=30_000)
-    page.locator(".lmsnb-stream-view").nth(2).locator(".lmsnb-stop").click()
+    lab_page.click_moving(page.locator(".lmsnb-stream-view").nth(2).locator(".lmsnb-stop"))
     footer = page.locator(".lmsnb-stream-view .lmsnb-footer").nth(2)
     page.wait_for_function(
         "() => { const f = document.querySelectorAll('.lmsnb-stream-view .lmsnb-footer')[2];"

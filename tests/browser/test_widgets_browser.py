@@ -251,7 +251,7 @@ def test_progress_bars_leave_their_final_line_in_the_saved_notebook(
         ".jp-OutputArea-output table tbody tr",
         "rs => rs.map(r => [...r.children].map(c => c.textContent.trim()))")
     llama = next(r for r in cells if r[0] == LLAMA)
-    assert "✓" in llama and "8,192" in llama and "10 min" in llama and "808 MB" in llama
+    assert "✓" in llama and "8,192" in llama and "10 min" in llama and "1.3 GB" in llama
     assert LLAMA not in llama[1:]  # the key is not repeated in the row
 
     saved = lab_page.save()

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from ...errors import ConfigError, GraphIndexError
+from .. import sanity
 from ..budget import model_window
 from ..tokens import estimate_tokens
 from . import basic, drift, global_search, local
@@ -140,7 +141,7 @@ def _samples(index: Any) -> list[str]:
                         ("entities", ("title", "description"))):
         df = getattr(index, table, None)
         if isinstance(df, pd.DataFrame) and set(cols) <= set(df.columns) and len(df):
-            rows = df[list(cols)].head(30 if table == "entities" else 3).astype(str)
+            rows = df[list(cols)].head(30 if table == "entities" else 3).apply(sanity.text)
             out.append("\n".join("|".join(r) for r in rows.itertuples(index=False))[:12000])
     return out
 
@@ -190,6 +191,7 @@ def run_query(index: Any, question: str, method: str = "local", *, chat: Any = N
     if {"community_level", "level"} & set(params):
         _check_level(index, cfg.community_level)
     _check_index(index, method, cfg)
+    sanity.explain_once(index, "queries")  # one line, the first time, if rows are skipped
     runner, sets = _METHODS[method]
     chat, emb = resolve_models(index, chat=chat, model=model, embedder=embedder,
                                embedding_model=embedding_model, need_embedder=bool(sets))

@@ -11,6 +11,7 @@ from typing import Any
 
 from ...errors import GraphIndexError
 from ...events import Event
+from .. import sanity
 from . import calls
 from .base import QueryRun, budget_too_small
 from .context import Counter, build_table, history_table, join, lookups
@@ -27,15 +28,15 @@ def build_basic_context(index: Any, query_text: str, cfg: QueryConfig, *, embedd
                          user_only=cfg.history_user_turns_only, count=count)
     ids, scores = nearest(index, "text_unit_text", embed_query(embedder, query_text, log), cfg.k)
     lk = lookups(index)
-    units = index.text_units
-    rows = []
-    for uid, score in zip(ids, scores, strict=True):
-        if uid not in lk.unit_pos:
-            continue
-        r = units.iloc[lk.unit_pos[uid]]
-        rows.append(((int(r["human_readable_id"]), r["text"]),
-                     {"short_id": int(r["human_readable_id"]), "id": str(r["id"]),
-                      "text": r["text"], "score": float(score)}))
+    hits = [(lk.unit_pos[u], float(s)) for u, s in zip(ids, scores, strict=True)
+            if u in lk.unit_pos]
+    # text units an answer could not cite (no human_readable_id) are left out (sanity)
+    units = sanity.usable_rows(index.text_units.iloc[[p for p, _ in hits]]
+                               .assign(query_score=[s for _, s in hits]))
+    rows = [((r.human_readable_id, r.text),
+             {"short_id": r.human_readable_id, "id": str(r.id), "text": r.text,
+              "score": r.query_score})
+            for r in units.itertuples(index=False)]
     budget = cfg.max_context_tokens - hist.tokens - (1 if hist.text else 0)
     return join([hist, build_table("sources", ("id", "text"), rows, budget, count)])
 

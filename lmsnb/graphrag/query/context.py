@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import sanity
+from ..sanity import id_list as as_list
 from ..tokens import cut_to_tokens, estimate_tokens
 from .result import Context
 
@@ -153,6 +155,7 @@ class Lookups:
     rel_target: np.ndarray
     rel_rank: np.ndarray  # combined_degree
     rel_weight: np.ndarray
+    ent_degree: np.ndarray  # per entity row: its degree, counted where the table's is no count
     claims_by_title: dict[str, np.ndarray]  # subject title -> covariate row positions
     key: tuple[int, ...]
     _levels: dict[int, tuple[dict[str, list[int]], dict[int, int]]] = field(
@@ -166,30 +169,27 @@ class Lookups:
         if level not in self._levels:
             reps, comms = self.index.community_reports, self.index.communities
             report_pos: dict[int, int] = {}
+            # rows without a community number or level are skipped; of rows sharing a
+            # number, the first is used (sanity: no_number, duplicate_number)
             if len(reps):
-                for pos, (c, lv) in enumerate(zip(reps["community"], reps["level"], strict=False)):
-                    if int(lv) <= level:
-                        report_pos[int(c)] = pos
+                for pos, (c, lv) in enumerate(zip(sanity.whole(reps["community"]),
+                                                  sanity.whole(reps["level"]), strict=False)):
+                    if c == c and 0 <= lv <= level:  # c != c: NaN, no number
+                        report_pos.setdefault(int(c), pos)
             by_entity: dict[str, list[int]] = {}
             if len(comms):
-                for c, eids in zip(comms["community"], comms["entity_ids"], strict=False):
-                    if int(c) in report_pos:
-                        for e in _ids(eids):
+                num = sanity.whole(comms["community"])
+                first = num.notna() & ~num.duplicated() & sanity.whole(comms["level"]).ge(0)
+                for c, eids in zip(num[first], comms["entity_ids"][first], strict=False):
+                    if c in report_pos:
+                        for e in as_list(eids):
                             by_entity.setdefault(e, []).append(int(c))
             self._levels[level] = (by_entity, report_pos)
         return self._levels[level]
 
 
-def _ids(value: Any) -> list[str]:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return []
-    if isinstance(value, str):  # a list stored as text by some writers
-        return [v.strip(" '\"") for v in value.strip("[]").replace("\n", " ").split() if v.strip()]
-    return [str(v) for v in value]
-
-
 def _positions_by(values: pd.Series) -> dict[str, np.ndarray]:
-    codes, uniques = pd.factorize(values.astype(str))
+    codes, uniques = pd.factorize(sanity.text(values))
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
     return {u: order[bounds[i]:bounds[i + 1]] for i, u in enumerate(uniques)}
@@ -225,15 +225,57 @@ _LOOKUPS = ObjectCache()
 _LOCK = threading.Lock()
 
 
-def _table_key(index: Any) -> tuple[int, ...]:
-    tabs = (index.entities, index.relationships, index.text_units, index.communities,
-            index.community_reports, index.covariates)
-    return tuple(x for t in tabs for x in ((id(t), len(t)) if t is not None else (0, 0)))
+def table_key(index: Any) -> tuple[Any, ...]:
+    """What identifies the tables: each table object, its length, its row index and each
+    column's data. A table replaced, sorted or filtered in place, or a column replaced
+    (``idx.entities["title"] = ...``), changes the key, so the next query sees the edit. (A
+    single cell written in place with ``.loc`` does not: checking every value would cost a
+    third of a local query on 10k entities.)"""
+    return tuple(x for name, cols in _KEYED.items()
+                 for x in _stamps(getattr(index, name, None), cols))
+
+
+#: the columns a cached :class:`Lookups` is built from, per table
+_KEYED = {"entities": ("id", "title"),
+          "relationships": ("source", "target", "weight", "combined_degree", "text_unit_ids"),
+          "text_units": ("id",), "communities": ("community", "entity_ids"),
+          "community_reports": ("community", "level"), "covariates": ("subject_id",)}
+
+
+def _stamps(df: Any, cols: tuple[str, ...]) -> list[Any]:
+    if not isinstance(df, pd.DataFrame):
+        return [0, 0]
+    out: list[Any] = [id(df), len(df), _Stamp(id(df.index), df.index)]
+    for col in cols:
+        if col not in df.columns:
+            continue
+        s = df[col]
+        if isinstance(s.dtype, np.dtype):  # a new view each time: compare the buffer
+            data = s.to_numpy(copy=False)
+            out.append(_Stamp(data.__array_interface__["data"][0], data))
+        else:
+            out.append(_Stamp(id(s.array), s.array))
+    return out
+
+
+class _Stamp:
+    """Equal when the data is the same object; holds it, so its address is never reused."""
+
+    __slots__ = ("key", "pin")
+
+    def __init__(self, key: int, pin: Any) -> None:
+        self.key, self.pin = key, pin
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Stamp) and other.key == self.key
+
+    def __hash__(self) -> int:
+        return self.key
 
 
 def lookups(index: Any) -> Lookups:
     """The cached :class:`Lookups` for ``index`` (rebuilt if a table was replaced or resized)."""
-    key = _table_key(index)
+    key = table_key(index)
     with _LOCK:
         cached = _LOOKUPS.get(index)
         if cached is not None and cached.key == key:
@@ -251,25 +293,38 @@ def lookups(index: Any) -> Lookups:
         if len(rels):
             for col in ("source", "target"):
                 for title, pos in _positions_by(rels[col]).items():
-                    parts.setdefault(title, []).append(pos)
+                    if title.strip():  # an open end names nothing (sanity: open_end)
+                        parts.setdefault(title, []).append(pos)
+        rels_by_title = {t: np.unique(np.concatenate(p)) for t, p in parts.items()}
+        given = sanity.whole(ents["degree"]) if "degree" in ents.columns else \
+            pd.Series(np.nan, index=ents.index)
+        counted = [len(rels_by_title.get(t, ())) for t in sanity.text(ents["title"])]
         out = Lookups(
             index=weakref.proxy(index) if _weakrefable(index) else index,
             entity_pos={str(v): i for i, v in enumerate(ents["id"])},
             title_words=_title_index(ents),
-            rels_by_title={t: np.unique(np.concatenate(p)) for t, p in parts.items()},
+            rels_by_title=rels_by_title,
             unit_pos={str(v): i for i, v in enumerate(units["id"])},
-            rel_units=[frozenset(_ids(v)) for v in rels["text_unit_ids"]] if len(rels) else [],
-            rel_source=rels["source"].astype(str).to_numpy(dtype=object),
-            rel_target=rels["target"].astype(str).to_numpy(dtype=object),
-            rel_rank=pd.to_numeric(rels["combined_degree"], errors="coerce").fillna(0)
-            .to_numpy(dtype=float),
-            rel_weight=pd.to_numeric(rels["weight"], errors="coerce").fillna(0)
-            .to_numpy(dtype=float),
+            rel_units=[frozenset(as_list(v)) for v in rels["text_unit_ids"]] if len(rels)
+            else [],
+            rel_source=sanity.text(rels["source"]).to_numpy(dtype=object),
+            rel_target=sanity.text(rels["target"]).to_numpy(dtype=object),
+            rel_rank=sanity.numbers(rels["combined_degree"]).fillna(0).to_numpy(dtype=float),
+            rel_weight=_weights(rels),
+            ent_degree=np.where(given.ge(0), given, counted).astype(np.int64),
             claims_by_title=_positions_by(covs["subject_id"]) if covs is not None and len(covs)
             else {},
             key=key)
         _LOOKUPS.set(index, out)
         return out
+
+
+def _weights(rels: pd.DataFrame) -> np.ndarray:
+    """Usable weights (sanity's rule, over the rows in use, as validate() counts them)."""
+    out = np.ones(len(rels))
+    used = sanity.used_relationships(rels)
+    out[used] = sanity.weights(rels["weight"][used]).value
+    return out
 
 
 def _usable(df: Any, cols: tuple[str, ...]) -> pd.DataFrame:
@@ -288,7 +343,10 @@ def normalise(text: str) -> str:
 
 def _title_index(entities: pd.DataFrame) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
+    hidden = sanity.shadowed(entities["id"])  # a row whose id a later row repeats is not used
     for pos, title in enumerate(entities["title"]):
+        if sanity.is_missing(title) or hidden[pos]:
+            continue
         key = normalise(title)
         if len(key) >= 3:
             out.setdefault(key, []).append(pos)
@@ -313,8 +371,3 @@ def _weakrefable(obj: Any) -> bool:
         return True
     except TypeError:
         return False
-
-
-def as_list(value: Any) -> list[str]:
-    """A list column's value (numpy array, list, or its text form) as a list of strings."""
-    return _ids(value)

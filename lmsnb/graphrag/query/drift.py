@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ...events import Event, PromptProgress
+from .. import sanity
 from ..tokens import cut_to_tokens
 from . import calls
 from .base import QueryRun, budget_too_small
@@ -56,8 +57,9 @@ def _followups(obj: dict[str, Any]) -> list[str]:
 
 def hyde(q: QueryRun) -> str:
     """A hypothetical answer shaped like a real report (the top-ranked one as the template)."""
-    reps = q.index.community_reports
-    template = str(reps.sort_values("rank", ascending=False).iloc[0]["full_content"])
+    reps = sanity.usable_rows(q.index.community_reports, "community", floats=("rank",))
+    reps = reps.sort_values("rank", ascending=False, na_position="last")
+    template = sanity.text(reps["full_content"]).iloc[0] if len(reps) else ""
     template = cut_to_tokens(template, q.cfg.max_context_tokens)  # a long report: its start
     prompt = calls.fill("drift_hyde", query=q.question, template=template)
     return calls.complete(q.chat, [{"role": "user", "content": prompt}], stage="drift hyde",
@@ -74,7 +76,7 @@ def primer_reports(q: QueryRun, expanded: str) -> pd.DataFrame:
     keep = [i for i in ids if i in pos.index]
     out = reps.iloc[pos[keep].to_numpy()].copy()
     out["similarity"] = scores[[i in pos.index for i in ids]]
-    return out
+    return sanity.usable_rows(out, "community")  # reports without a number: left out
 
 
 def _primer_fold(q: QueryRun, fold: pd.DataFrame) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from ...errors import GraphIndexError
 from ...events import Event, Fragment, PromptProgress
+from .. import sanity
 from . import calls
 from .base import QueryRun, budget_too_small
 from .context import Counter, as_list, build_table, history_table
@@ -40,16 +41,20 @@ def select_reports(index: Any, level: int) -> pd.DataFrame:
     reps = index.community_reports
     if not len(reps):
         return reps
-    reps = reps[reps["level"].astype(int) <= level]
+    # rows without a community number or level are skipped, ranks are numbers (sanity)
+    reps = sanity.usable_rows(reps, "community", ints=("level",), fill={"level": -1},
+                              floats=("rank",))
+    reps = reps[(reps["level"] >= 0) & (reps["level"] <= level)]
     comms = index.communities
     weight = pd.Series(dtype=float)
     if len(comms):
-        weight = pd.Series([len(as_list(v)) for v in comms["text_unit_ids"]],
-                           index=comms["community"].astype(int).to_numpy())
+        num = sanity.whole(comms["community"])
+        weight = pd.Series([len(as_list(v)) for v in comms["text_unit_ids"][num.notna()]],
+                           index=num.dropna().astype(int).to_numpy())
         weight = weight[~weight.index.duplicated()]
         if weight.max() > 0:
             weight = weight / weight.max()
-    occ = reps["community"].astype(int).map(weight).fillna(0.0).round(4)
+    occ = reps["community"].map(weight).fillna(0.0).round(4)
     return reps.assign(occurrence_weight=occ.to_numpy()).sort_values(
         ["occurrence_weight", "rank"], ascending=False, kind="stable")
 
@@ -143,9 +148,14 @@ def require_reports(index: Any, level: int) -> None:
     if not len(reps):
         raise GraphIndexError("This index has no community reports, which global search maps over",
                               hint="build it with reports, or use method='local' or 'basic'")
-    if not (reps["level"].astype(int) <= level).any():
+    levels = sanity.whole(reps["level"])
+    if not (levels <= level).any():
+        if levels.isna().all():
+            raise GraphIndexError("No community report has a level (a whole number), so global "
+                                  "search cannot choose reports",
+                                  hint="set community_reports['level'] (0 is the top level)")
         raise GraphIndexError(f"This index has no community reports at level <= {level}",
-                              hint=f"use community_level={int(reps['level'].min())} or higher")
+                              hint=f"use community_level={int(levels.min())} or higher")
 
 
 def run(q: QueryRun) -> Iterator[Event]:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ...errors import GraphIndexError
 from ...events import Event
+from .. import sanity
 from . import calls
 from .base import QueryRun, budget_too_small
 from .context import (
@@ -46,9 +47,8 @@ def select_entities(index: Any, vector: np.ndarray, k: int, oversample: int = 2,
     named: list[int] = []
     if named_in:
         named = entities_named_in(lk, named_in)  # longest titles first: most specific
-        degree = index.entities["degree"].to_numpy()
-        titles = index.entities["title"].to_numpy()
-        named.sort(key=lambda p: (-len(str(titles[p]).split()), -degree[p]))
+        titles = sanity.text(index.entities["title"]).to_numpy()
+        named.sort(key=lambda p: (-len(str(titles[p]).split()), -lk.ent_degree[p]))
     ids, _ = nearest(index, "entity_description", vector, k * max(1, oversample))
     pos = named[:k] + [p for p in (lk.entity_pos[i] for i in ids if i in lk.entity_pos)
                        if p not in named[:k]]
@@ -66,7 +66,8 @@ def _reports(index: Any, ents: pd.DataFrame, budget: int, level: int, count: Cou
         return Context("")
     reps = index.community_reports
     pos = [report_pos[c] for c in hits]
-    sub = reps.iloc[pos].assign(matched=[hits[c] for c in hits])
+    sub = sanity.usable_rows(reps.iloc[pos], "community", floats=("rank",))
+    sub = sub.assign(matched=[hits[c] for c in hits])
     sub = sub.sort_values(["matched", "rank"], ascending=False, kind="stable")
     rows = (((int(r.community), r.title, r.full_content),
              {"short_id": int(r.community), "id": str(r.id), "title": r.title,
@@ -97,7 +98,7 @@ def _relationships(index: Any, ents: pd.DataFrame, top_k: int, budget: int,
     every query and must not touch the whole relationships table.
     """
     lk = lookups(index)
-    titles = list(ents["title"].astype(str))
+    titles = list(sanity.text(ents["title"]))
     chosen = set(titles)
     found = [lk.rels_by_title[t] for t in titles if t in lk.rels_by_title]
     if not found:
@@ -114,7 +115,7 @@ def _relationships(index: Any, ents: pd.DataFrame, top_k: int, budget: int,
     _, inverse, counts = np.unique(other.astype(str), return_inverse=True, return_counts=True)
     links = counts[inverse]
     out_pos = cand[out][np.lexsort((-weight[out], -rank[out], -links))][:top_k * len(titles)]
-    picked = index.relationships.iloc[np.concatenate([in_pos, out_pos])]
+    picked = sanity.usable_rows(index.relationships.iloc[np.concatenate([in_pos, out_pos])])
     rows = (((int(r.human_readable_id), r.source, r.target, r.description, r.weight),
              {"short_id": int(r.human_readable_id), "id": str(r.id), "source": r.source,
               "target": r.target, "description": r.description, "weight": r.weight,
@@ -129,14 +130,14 @@ def _claims(index: Any, ents: pd.DataFrame, budget: int, count: Counter) -> Cont
     if covs is None or not len(covs) or budget <= 0:
         return Context("")
     lk = lookups(index)
-    pos = [p for t in ents["title"].astype(str) for p in lk.claims_by_title.get(t, ())]
+    pos = [p for t in sanity.text(ents["title"]) for p in lk.claims_by_title.get(t, ())]
     if not pos:
         return Context("")
     rows = (((int(r.human_readable_id), r.subject_id, r.object_id, r.type, r.status,
               r.description),
              {"short_id": int(r.human_readable_id), "id": str(r.id), "entity": r.subject_id,
               "type": r.type, "status": r.status, "description": r.description})
-            for r in covs.iloc[pos].itertuples(index=False))
+            for r in sanity.usable_rows(covs.iloc[pos]).itertuples(index=False))
     return build_table("claims", ("id", "entity", "object", "type", "status", "description"),
                        rows, budget, count, lk.token_memo)
 
@@ -147,7 +148,7 @@ def _text_units(index: Any, ents: pd.DataFrame, budget: int, count: Counter) -> 
     units = index.text_units
     order: list[tuple[int, int, int]] = []  # (entity rank, -relationship count, unit position)
     seen: set[str] = set()
-    for rank, (title, unit_ids) in enumerate(zip(ents["title"].astype(str),
+    for rank, (title, unit_ids) in enumerate(zip(sanity.text(ents["title"]),
                                                  ents["text_unit_ids"], strict=False)):
         rel_pos = lk.rels_by_title.get(title, ())
         for uid in as_list(unit_ids):
@@ -159,7 +160,8 @@ def _text_units(index: Any, ents: pd.DataFrame, budget: int, count: Counter) -> 
     order.sort()
     rows = (((int(r.human_readable_id), r.text),
              {"short_id": int(r.human_readable_id), "id": str(r.id), "text": r.text})
-            for r in units.iloc[[o[2] for o in order]].itertuples(index=False))
+            for r in sanity.usable_rows(units.iloc[[o[2] for o in order]])
+            .itertuples(index=False))
     return build_table("sources", ("id", "text"), rows, budget, count, lk.token_memo)
 
 
@@ -180,13 +182,14 @@ def build_local_context(index: Any, query_text: str, cfg: QueryConfig, *, embedd
     vec = embed_query(embedder, query_text, log)
     pos = select_entities(index, vec, cfg.top_k_entities, cfg.oversample,
                           named_in=query_text if cfg.match_entity_names else None)
-    ents = index.entities.iloc[pos]
+    lk = lookups(index)  # rows an answer cannot cite are left out; degrees are counts (sanity)
+    ents = sanity.usable_rows(index.entities.iloc[pos].assign(degree=lk.ent_degree[pos]))
     # Each section has its share; the separators between up to 6 sections cost a token each.
     budget -= 5
     co_budget, tu_budget = int(budget * co_prop), int(budget * tu_prop)
     local_budget = budget - co_budget - tu_budget
     reports = _reports(index, ents, co_budget, cfg.community_level, count)
-    ent_ctx = _entities(ents, local_budget, count, lookups(index).token_memo)
+    ent_ctx = _entities(ents, local_budget, count, lk.token_memo)
     rel_ctx = _relationships(index, ents, cfg.top_k_relationships,
                              local_budget - ent_ctx.tokens, count)
     claim_ctx = _claims(index, ents, local_budget - ent_ctx.tokens - rel_ctx.tokens, count) \

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import GraphIndexError, LmsnbError
+from .. import sanity
 from ..cache import model_failed
 from ..llm import check_vectors
 from ..progress import Progress
@@ -97,11 +98,11 @@ def matrix(index: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
                  else id(values))
         if hit is not None and hit[0] == stamp:
             return hit[1], hit[2]
-        mat = np.vstack([np.asarray(v, dtype=np.float32) for v in col]) if len(df) else \
-            np.zeros((0, index.embedding_dim or 1), dtype=np.float32)
+        # vectors of the wrong size or with NaN are left out of the search (sanity: bad_vector)
+        ok, mat = sanity.vectors(col, index.embedding_dim)
         norms = np.linalg.norm(mat, axis=1, keepdims=True)
         mat = mat / np.where(norms == 0, 1.0, norms)
-        ids = df["id"].astype(str).to_numpy()
+        ids = sanity.text(df["id"]).to_numpy()[ok]
         _MATRICES.set(df, (stamp, ids, mat))
         return ids, mat
 
