@@ -120,6 +120,9 @@ def load(key: str, *, identifier: str | None = None, new_instance: bool = False,
          ) -> dict[str, Any]:
     """Load ``key`` (no-op if loaded, unless ``new_instance``) and return the instance info.
 
+    The load is LM Studio's explicit one, so its auto-evict never unloads the model for a
+    model that a request later loads just in time.
+
     ``ttl`` unloads it after that many idle seconds; ``context_length`` and ``gpu`` (offload
     ratio 0..1, "max" or "off") are the usual load settings — ``config`` takes any others.
     """

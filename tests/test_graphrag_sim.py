@@ -50,3 +50,28 @@ def test_build_dulce_against_simulator(sim, tmp_path):
     again = build_index(text, llm="qwen2.5-7b-instruct", embedding_model=False,
                         cache_dir=tmp_path / "c2", progress=False)
     assert again.stats.set_index("stage").loc["extract_graph", "cached_calls"] == 2
+
+
+def test_models_named_but_not_loaded_are_loaded_once_not_swapped_all_build_long(
+        sim, tmp_path, capsys):
+    # Nothing loaded: requests would load each model just in time, and LM Studio's auto-evict
+    # would unload the LLM for the embedding model and back (text units are embedded while
+    # extraction runs), cutting off predictions. The build loads both once, explicitly.
+    from lmsnb.graphrag import build_index
+
+    for inst in list(sim.catalogue.loaded()):
+        sim.catalogue.unload(inst.identifier)
+    idx = build_index("Alice Smith met Bob Jones in Paris. Bob Jones wrote to Alice Smith.",
+                      llm="qwen2.5-7b-instruct",
+                      embedding_model="text-embedding-nomic-embed-text-v1.5",
+                      cache_dir=tmp_path / "cache", progress=True)
+    assert len(idx.entities) and idx.embedding_dim == 768
+    loaded = {i.spec.key: i for i in sim.catalogue.loaded()}
+    assert set(loaded) == {"qwen2.5-7b-instruct", "text-embedding-nomic-embed-text-v1.5"}
+    assert not any(i.jit for i in loaded.values())  # never evicted by a later JIT load
+    out = capsys.readouterr().out
+    assert "loaded qwen2.5-7b-instruct for the build" in out
+    assert "loaded text-embedding-nomic-embed-text-v1.5 for the build" in out
+    # a query with both models named loads nothing more
+    res = idx.query("Who met Bob Jones?", method="local", model="qwen2.5-7b-instruct")
+    assert res.answer and {i.spec.key for i in sim.catalogue.loaded()} == set(loaded)

@@ -129,3 +129,14 @@ def test_models_magic_ttl_and_unload_messages(conn, capsys) -> None:
         assert "qwen2.5-7b-instruct" in set(models.loaded()["key"])  # nothing was unloaded
     finally:
         shell.events.unregister("pre_run_cell", magics._before_cell)
+
+
+def test_a_model_someone_loads_is_not_evicted_by_a_just_in_time_load(conn, sim) -> None:
+    # LM Studio's auto-evict (on by default) unloads the previous just-in-time model when a
+    # request loads another: a model loaded with models.load (or %lms_models load) must stay.
+    models.load("llama-3.2-1b-instruct", progress=False)
+    lmsnb.embed(["hello"], model="text-embedding-bge-small-en-v1.5")  # loaded just in time
+    loaded = set(models.loaded()["key"])
+    assert {"llama-3.2-1b-instruct", "text-embedding-bge-small-en-v1.5"} <= loaded
+    assert not next(i for i in sim.catalogue.loaded()
+                    if i.identifier == "llama-3.2-1b-instruct").jit

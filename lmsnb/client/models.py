@@ -139,14 +139,14 @@ class ModelsMixin:
         load_cfg = cfg.normalize_load_config(config, kind=kind)
         ttl_s = cfg.parse_ttl(ttl)
 
-        def run(c: lmstudio.Client) -> Any:
-            session = _session(c, kind)
-            if new_instance or identifier:
-                return session.load_new_instance(key, identifier, ttl=ttl_s, config=load_cfg,
-                                                 on_load_progress=on_progress)
-            return session.model(key, ttl=ttl_s, config=load_cfg, on_load_progress=on_progress)
-
-        handle = self._call(run, model=key)
+        if not (new_instance or identifier):
+            for row in self.list_loaded(kind):
+                if key in (row["key"], row["identifier"]):
+                    return row
+        # loadModel, not getOrLoad: LM Studio counts a getOrLoad as a just-in-time load, which
+        # its auto-evict unloads at the next one; a model someone loads must stay.
+        handle = self._call(lambda c: _session(c, kind).load_new_instance(
+            key, identifier, ttl=ttl_s, config=load_cfg, on_load_progress=on_progress), model=key)
         self._handles.pop((kind, key), None)
         return self.model_info(handle.identifier, kind=kind)
 

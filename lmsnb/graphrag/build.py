@@ -44,7 +44,14 @@ from .fast import (
 from .index import GraphIndex
 from .inputs import OPTIONS as INPUT_OPTIONS
 from .inputs import InputReport, classify, load_documents
-from .llm import ChatModel, Embedder, default_embedder, resolve_chat, resolve_embedder
+from .llm import (
+    ChatModel,
+    Embedder,
+    default_embedder,
+    load_named_models,
+    resolve_chat,
+    resolve_embedder,
+)
 from .progress import Accounting, Progress
 from .reports import report_samples
 from .scheduler import Scheduler, check_concurrency, describe_and_report
@@ -130,6 +137,12 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
     check_model(chat_model, settings)
     embedder, embedder_source = _embedder(embedding_model)
     embedder_source = _embedder_source or embedder_source
+    if not manage_models:
+        for key in load_named_models(chat_model, embedder, ttl=model_ttl):
+            if progress and not callable(progress):
+                print(f"[lmsnb.graphrag] loaded {key} for the build: LM Studio had not, and "
+                      f"models loaded just in time evict each other (unloads after "
+                      f"{model_ttl // 60} min idle)")
 
     t_start = time.perf_counter()
     acc = Accounting()

@@ -269,6 +269,37 @@ def embedder_for_index(index: Any) -> Embedder | None:
     return resolve_embedder(key) if key else None
 
 
+def load_named_models(chat: Any, embedder: Any, *, ttl: int = 600) -> list[str]:
+    """Load explicitly the LM Studio models ``chat`` and ``embedder`` name that are not loaded.
+
+    A request for a model that is not loaded loads it just in time, and LM Studio's auto-evict
+    (on by default) then unloads the previous just-in-time model: an LLM and an embedding model
+    used together would evict each other at every switch, cutting off running predictions.
+    Models loaded explicitly are never evicted; ``ttl`` unloads them after that long idle.
+    Returns the keys it loaded.
+    """
+    from ..errors import ModelNotFound
+
+    named = [m._model for m in (chat, embedder)
+             if isinstance(m, (LMStudioChat, LMStudioEmbedder)) and m._model]
+    if len(named) < 2:  # one model alone has nothing to be evicted by
+        return []
+    conn = _conn()
+    rows = conn.list_loaded()
+    loaded = []
+    for key in named:
+        low = key.lower()
+        if any(low in (str(r.get("key")).lower(), str(r.get("identifier")).lower())
+               or str(r.get("path") or "").lower().startswith(low) for r in rows):
+            continue
+        try:
+            conn.load(key, ttl=ttl)
+        except ModelNotFound:  # the call itself will say so, with its hint
+            continue
+        loaded.append(key)
+    return loaded
+
+
 def _conn() -> Any:
     from ..client import get_connection  # imported late: the client layer is optional here
 

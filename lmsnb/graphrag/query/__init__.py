@@ -195,6 +195,13 @@ def run_query(index: Any, question: str, method: str = "local", *, chat: Any = N
     runner, sets = _METHODS[method]
     chat, emb = resolve_models(index, chat=chat, model=model, embedder=embedder,
                                embedding_model=embedding_model, need_embedder=bool(sets))
+    if emb is not None:
+        from ..llm import load_named_models
+
+        for key in load_named_models(chat, emb):
+            if progress and not callable(progress):
+                print(f"[lmsnb.graphrag] loaded {key}: LM Studio had not, and models loaded "
+                      "just in time evict each other (unloads after 10 min idle)")
     window = model_window(chat, _samples(index))
     chosen = {ALIASES.get(k, k) for k in params}
     if config is not None:
