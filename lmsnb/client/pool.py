@@ -381,22 +381,8 @@ class HostPool:
             host = up[0] if up else self._primary()
             return self._embed_on(host, name, texts, on_progress)
         parts = np.array_split(np.arange(len(texts)), len(up))
-        out: list[np.ndarray | None] = [None] * len(parts)
-        errors: list[BaseException] = []
-
-        def work(i: int) -> None:
-            try:
-                out[i] = self._embed_on(up[i], name, [texts[j] for j in parts[i]], None)
-            except BaseException as exc:  # noqa: BLE001 - re-raised below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(len(up))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if errors:
-            raise errors[0]
+        out = _on_each(len(up), lambda i: self._embed_on(
+            up[i], name, [texts[j] for j in parts[i]], None))
         if on_progress:
             on_progress(len(texts), len(texts))
         return np.vstack(out)  # type: ignore[arg-type]
@@ -495,30 +481,19 @@ class HostPool:
         """Load ``key`` on every host that is up (in parallel); returns the first host's row."""
         up = [h for h in self._hosts if h.down_since is None] or self._hosts[:1]
         progress = [0.0] * len(up)
-        rows: list[Any] = [None] * len(up)
-        errors: list[BaseException] = []
 
-        def work(i: int) -> None:
+        def work(i: int) -> Any:
             def report(p: float) -> None:
                 progress[i] = p
                 if on_progress:
                     on_progress(sum(progress) / len(progress))
 
-            try:
-                rows[i] = up[i].conn.load(key, on_progress=report, **kwargs)
-                with self._cond:
-                    up[i].missing.discard(key)
-            except BaseException as exc:  # noqa: BLE001 - re-raised below
-                errors.append(exc)
+            row = up[i].conn.load(key, on_progress=report, **kwargs)
+            with self._cond:
+                up[i].missing.discard(key)
+            return row
 
-        threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(len(up))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if errors:
-            raise errors[0]
-        return rows[0]
+        return _on_each(len(up), work)[0]
 
     def unload(self, identifier: str) -> None:
         """Unload on every host that has it."""
@@ -538,6 +513,28 @@ class HostPool:
     def close(self) -> None:
         for host in self._hosts:
             host.conn.close()
+
+
+def _on_each(n: int, work: Callable[[int], Any]) -> list[Any]:
+    """``[work(0), …, work(n-1)]`` run at once, one thread each (one per host); the first error
+    is raised once all have ended."""
+    out: list[Any] = [None] * n
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            out[i] = work(i)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return out
 
 
 def _wait(future: Any, call: Call) -> Done:

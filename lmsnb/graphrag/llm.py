@@ -91,11 +91,7 @@ class LMStudioChat:
 
         ``config`` carries any other prediction setting (``topPSampling``, ``stopStrings``, …).
         """
-        config = dict(config or {})
-        if max_tokens is not None:
-            config["maxTokens"] = int(max_tokens)
-        if temperature is not None:
-            config["temperature"] = float(temperature)
+        config = _settings(config, max_tokens, temperature)
         return _conn().predict(self.key, messages, config=config or None,
                                response_format=json_schema, kind="graphrag")
 
@@ -108,11 +104,7 @@ class LMStudioChat:
         """
         from .scheduler import current_priority
 
-        config = dict(config or {})
-        if max_tokens is not None:
-            config["maxTokens"] = int(max_tokens)
-        if temperature is not None:
-            config["temperature"] = float(temperature)
+        config = _settings(config, max_tokens, temperature)
         done = _conn().complete(self.key, messages, config=config or None,
                                 response_format=json_schema, concurrency=self.concurrency,
                                 abort=self.abort, priority=current_priority())
@@ -298,6 +290,17 @@ def load_named_models(chat: Any, embedder: Any, *, ttl: int = 600) -> list[str]:
             continue
         loaded.append(key)
     return loaded
+
+
+def _settings(config: dict[str, Any] | None, max_tokens: int | None,
+              temperature: float | None) -> dict[str, Any]:
+    """The prediction settings of one call: ``config`` with the two usual ones on top."""
+    config = dict(config or {})
+    if max_tokens is not None:
+        config["maxTokens"] = int(max_tokens)
+    if temperature is not None:
+        config["temperature"] = float(temperature)
+    return config
 
 
 def _conn() -> Any:
