@@ -68,6 +68,17 @@ def test_unknown_model_is_one_readable_error(conn) -> None:
     assert "\n" not in str(info.value)
 
 
+def test_a_prompt_longer_than_the_loaded_context_says_how_to_fix_it(conn, sim) -> None:
+    sim.load("llama-3.2-1b-instruct", "small", context_length=256)
+    s = chat.Session(name="long", model="small")
+    with pytest.raises(lmsnb.PredictionError) as info:
+        s.send("word " * 400)
+    assert str(info.value).startswith("The prompt does not fit the context 'small' is loaded "
+                                      "with (256 tokens)")
+    assert "%lms_models load small --context" in info.value.hint
+    assert s.history == []  # kept, the refused prompt would make every later turn fail too
+
+
 def test_cancel_keeps_partial_answer_marked_stopped(conn, sim) -> None:
     from lmsnb.sim import Timing
 

@@ -88,6 +88,14 @@ def translate(exc: BaseException, host: str, model: str | None = None) -> LmsnbE
         return Cancelled("The prediction was cancelled")
     if isinstance(exc, msgspec.ValidationError | lmstudio.LMStudioValueError):
         return ConfigError(f"Invalid value: {_first_line(exc)}")
+    overflow = re.search(r"context length of only (\d+) tokens", text)
+    if overflow:
+        name = f"{model!r}" if model else "the model"
+        return PredictionError(
+            f"The prompt does not fit the context {name} is loaded with "
+            f"({int(overflow.group(1)):,} tokens)",
+            hint=f"load it with a longer context (%lms_models load {model or 'KEY'} "
+                 "--context 16384), or send less: a new session, or a shorter text")
     if isinstance(exc, lmstudio.LMStudioServerError):
         detail = " ".join(line.strip() for line in text.splitlines() if line.strip())[:300]
         return PredictionError(f"LM Studio reported an error: {detail}")
