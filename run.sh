@@ -95,7 +95,7 @@ PY
 start_sim() {
   : >"$TMP/sim.out"
   # one line: tests/test_sim_tutorial_stop.py reads these flags
-  "$VENV/bin/python" -m lmsnb.sim --bind 127.0.0.1 --port "$1" --behaviour graphrag --model qwen2.5-7b-instruct,context_length=32768 --tokens-per-second 60 --first-token-latency 0.2 --load-seconds 1.5 >"$TMP/sim.out" 2>"$TMP/sim.log" &
+  "$VENV/bin/python" -m lmsnb.sim --bind 127.0.0.1 --port "$1" --behaviour graphrag --tokens-per-second 60 --first-token-latency 0.2 --load-seconds 1.5 >"$TMP/sim.out" 2>"$TMP/sim.log" &
   SIM_PID=$!
   "$VENV/bin/python" - "$SIM_PID" "$TMP/sim.out" <<'PY' || { wait "$SIM_PID" 2>/dev/null || true; SIM_PID=""; return 1; }
 import os, sys, time

@@ -152,6 +152,10 @@ def test_limit_per_catalogue_entry_at_load_and_default():
                 futures = [pool.submit(client.llm.model(ident).respond, f"{ident} {n}")
                            for ident in limits for n in range(4)]
                 wait_until(lambda: len(gate.entered) == 2 + 3 + 1)
+                # every request has reached the server (the rest wait in the queues) before
+                # the running ones finish: under load the last ones can still be on their way
+                wait_until(lambda: all(s.counters.predictions(i).queued == 4 - n
+                                       for i, n in limits.items()))
                 gate.open()
                 assert all(f.result(timeout=20).content.startswith("done") for f in futures)
         for ident, limit in limits.items():
@@ -225,7 +229,9 @@ def test_queued_requests_wait_then_run_at_full_speed(sim):
     No wall-clock bounds (the CPU is shared): the reported stats must agree with the setting.
     """
     sim.set_behaviour("lorem")
-    sim.timing = Timing(tokens_per_second=400)
+    # a second before each first token: all six requests reach the server while the first two
+    # run, however busy the machine (tokens/s is measured from the first token)
+    sim.timing = Timing(tokens_per_second=400, first_token_latency=1.0)
     sim.load(LLAMA, max_concurrent_predictions=2)
 
     async def main() -> list[lms.PredictionResult]:

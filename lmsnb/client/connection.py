@@ -248,18 +248,14 @@ def _host_list(host: str | Sequence[str] | None, hosts: Sequence[str] | None) ->
 def _simulated(unreachable: str) -> Connection:
     """A connection to an in-process simulator (one per process, started on first need)."""
     global _simulator
-    from dataclasses import replace
-
-    from ..sim import Simulator, Timing, default_models
+    from ..sim import Simulator, Timing
 
     if _simulator is None or not _simulator.running:
         # A laptop-like pace, so stats look like a real model's; fast enough for tutorials.
         timing = Timing(tokens_per_second=400, first_token_latency=0.05, load_seconds=1.0)
-        # The loaded LLM has its full context, as someone running GraphRAG would load it (the
-        # simulator refuses prompts longer than the loaded context, like LM Studio).
-        models = [replace(m, context_length=m.max_context_length) if m.loaded and m.type == "llm"
-                  else m for m in default_models()]
-        _simulator = Simulator(models=models, behaviour="graphrag", timing=timing).start()
+        # Models loaded as LM Studio loads them by default (4,096 tokens of context): what the
+        # tutorials show is what a reader's own LM Studio does.
+        _simulator = Simulator(behaviour="graphrag", timing=timing).start()
     conn = Connection(_simulator.host)
     conn.simulator = _simulator
     conn.label = (f"the lmsnb simulator at {conn.host} — LM Studio is not reachable at "
