@@ -10,32 +10,22 @@ JupyterLab: tests/browser/test_nest_asyncio_browser.py.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import nbformat
 import pytest
-from nbclient import NotebookClient
+from notebook_cells import run_cells
 
 from lmsnb.nesting import MESSAGE
 from lmsnb.sim import Timing
 
 pytest.importorskip("nest_asyncio")
 pytestmark = pytest.mark.notebook
-ROOT = Path(__file__).resolve().parents[1]
 LLAMA = "llama-3.2-1b-instruct"
 TEXT = ("Agent Alex Mercer met Taylor Cruz at Dulce base. "
         "Jordan Hayes studied the signal with Sam Rivera. ") * 30
 
 
 def _run(cells: list[str], sim, monkeypatch, tmp_path) -> nbformat.NotebookNode:
-    monkeypatch.setenv("LMSNB_HOST", sim.host)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p))
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    NotebookClient(nb, timeout=120, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    return nb
+    return run_cells(cells, sim, monkeypatch, tmp_path, timeout=120)
 
 
 def _out(cell) -> str:

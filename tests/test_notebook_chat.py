@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import nbformat
 import pytest
-from nbclient import NotebookClient
+from notebook_cells import run_cells
 
 from lmsnb.sim import Timing
 
 pytestmark = pytest.mark.notebook
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(cells: list[str], sim, monkeypatch, tmp_path) -> nbformat.NotebookNode:
-    monkeypatch.setenv("LMSNB_HOST", sim.host)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p))
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    NotebookClient(nb, timeout=60, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    return nb
+    return run_cells(cells, sim, monkeypatch, tmp_path, timeout=60)
 
 
 def _text(cell) -> tuple[str, str]:
