@@ -597,13 +597,12 @@ function render({ model, el }) {
     }
     showDetails();
   };
-  model.on("msg:custom", onMsg);
-  model.on("change:graph", syncGraph);
-  model.on("change:filters", onFilters);
-  model.on("change:highlighted", applyHighlight);
-  model.on("change:details", showDetails);
-  model.on("change:selected", onSelected);
-  model.on("change:info", refreshControls);
+  const handlers = {
+    "msg:custom": onMsg, "change:graph": syncGraph, "change:filters": onFilters,
+    "change:highlighted": applyHighlight, "change:details": showDetails,
+    "change:selected": onSelected, "change:info": refreshControls,
+  };
+  for (const [event, fn] of Object.entries(handlers)) model.on(event, fn);
 
   sortNodes();
   refreshControls(); applyFilters(false); applyHighlight();
@@ -616,13 +615,7 @@ function render({ model, el }) {
     resized.disconnect();
     document.removeEventListener("scroll", forget, scrollOpts);
     window.removeEventListener("resize", forget, scrollOpts);
-    model.off("msg:custom", onMsg);
-    model.off("change:graph", syncGraph);
-    model.off("change:filters", onFilters);
-    model.off("change:highlighted", applyHighlight);
-    model.off("change:details", showDetails);
-    model.off("change:selected", onSelected);
-    model.off("change:info", refreshControls);
+    for (const [event, fn] of Object.entries(handlers)) model.off(event, fn);
     cy.destroy();
   };
 }
