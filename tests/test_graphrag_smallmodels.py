@@ -28,6 +28,7 @@ from lmsnb.sim import Simulator, Timing
 from lmsnb.sim.graphrag_stub import respond_messages
 
 pytestmark = needs_fixtures
+LLM = "qwen2.5-7b-instruct"  # a model the simulator serves
 FAST = {"embedding_model": False, "cache_dir": None, "progress": False}
 PROSE = ("The text is about a team of people who work at a base. They talk about many things "
          "and it is interesting.")
@@ -150,6 +151,31 @@ def test_a_model_that_cannot_extract_stops_after_three_chunks_and_resumes(dulce,
     hot = Model(lambda m, s: PROSE)
     with pytest.raises(PredictionError, match="temperature 0 \\(llm_config"):
         build_index([dulce], llm=hot, llm_config={"temperature": 0.8}, **kw)
+
+
+@pytest.mark.parametrize(("slots", "concurrency", "started"),
+                         [(1, 1, 3), (1, "auto", 3), (4, 4, 4)])
+def test_give_up_starts_no_call_the_decision_does_not_need(dulce, tmp_path, slots, concurrency,
+                                                             started):
+    """Through LM Studio's queue: when the third empty chunk's call ends its slot is free
+    before its reply is judged, and the next chunk must not take it (the CI failure of stop
+    19: a fourth call started on a one-slot server). With more slots the ones that run at
+    once are all the build starts; the rest wait for the decision. Three builds each, as it
+    was a race."""
+    timing = Timing(prompt_tokens_per_second=50000, tokens_per_second=2000,
+                    first_token_latency=0.01)
+    for attempt in range(3):
+        with Simulator(behaviour=lambda req: PROSE, timing=timing,
+                       max_concurrent_predictions=slots) as sim:
+            lmsnb.client.connect(sim.host)
+            with pytest.raises(PredictionError, match="first 3 chunks"):
+                build_index([dulce], llm=LLM, embedding_model=False, chunk_size=300,
+                            chunk_overlap=0, progress=False, concurrency=concurrency,
+                            cache_dir=tmp_path / str(attempt))
+            counts = sim.counters.predictions(LLM)
+        assert counts.started == started, (attempt, counts)
+        kept = len(list((tmp_path / str(attempt) / "chat").rglob("*.json")))
+        assert 3 <= kept <= started  # every reply that came back is cached for a re-run
 
 
 def test_give_up_is_settable_and_a_model_that_works_sometimes_is_not_stopped(dulce):

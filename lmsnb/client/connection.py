@@ -107,6 +107,10 @@ class Connection(ModelsMixin, PredictMixin, EmbedMixin):
                 self._pool = HostPool([self])
             return self._pool
 
+    def slots(self, model: str, concurrency: int | None = None) -> int:
+        """Calls of ``model`` that may be in flight now: see :meth:`HostPool.slots`."""
+        return self.pool.slots(model, concurrency)
+
     def complete(self, model: str, history: Any, **kwargs: Any) -> Done:
         """A scheduled prediction (GraphRAG's calls): see :meth:`HostPool.complete`."""
         return self.pool.complete(model, history, **kwargs)

@@ -206,6 +206,13 @@ class HostPool:
         with self._cond:
             return {h.name: h.cap(model).limit for h in self._hosts}
 
+    def slots(self, model: str, concurrency: int | None = None) -> int:
+        """How many calls of ``model`` may be in flight now over the hosts that serve it:
+        ``concurrency`` per host, or the learned limit plus the one more "auto" may try."""
+        with self._cond:
+            serving = [h for h in self._hosts if model not in h.missing] or self._hosts
+            return sum(concurrency or h.cap(model).limit + 1 for h in serving)
+
     def _mark_down(self, host: Host) -> None:
         with self._cond:
             if host.down_since is None:

@@ -200,7 +200,8 @@ def build_index(docs: Any, llm: str | ChatModel | None = None,
         records = _extract(chat, new_units, entity_types, gleaning, prompts, sched, prog,
                            acc, parse_report, feed and feed.chunk, plan.configs,
                            GiveUp(give_up_after, chat_model,
-                                  plan.configs["extract"].get("temperature")))
+                                  plan.configs["extract"].get("temperature"),
+                                  sched.slots))
         if feed is not None:
             feed.close()  # draw the last chunks now: summaries and reports take a while
         entities, relationships = _merge_records(records, _previous)
@@ -428,7 +429,16 @@ def _extract(chat: CachedChat, units: pd.DataFrame, entity_types: Any, gleaning:
     give_up = give_up or GiveUp(None, chat.model)
 
     def one(row: tuple[str, str]) -> tuple[str, ParseResult]:
-        uid, text = row
+        give_up.start(getattr(chat.model, "abort", None))
+        try:
+            res = extract_chunk(row[1])
+        except BaseException:
+            give_up.chunk_failed()
+            raise
+        give_up.chunk_done(res)
+        return row[0], res
+
+    def extract_chunk(text: str) -> ParseResult:
         c = chat.complete("extract_graph", extraction_messages(first_t, text, entity_types),
                           config=configs.get("extract"))
         res = parse_reply(c.text, c.reasoning)
@@ -444,8 +454,7 @@ def _extract(chat: CachedChat, units: pd.DataFrame, entity_types: Any, gleaning:
             res.extend(parse_reply(g.text, g.reasoning))
         if on_chunk is not None:
             on_chunk(res)
-        give_up.chunk_done(res)
-        return uid, res
+        return res
 
     results = sched.map(one, list(zip(units["id"], units["text"], strict=True)), stage)
     acc.wall("extract_graph", stage.finish())

@@ -13,10 +13,14 @@ import html
 import json
 import os
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from ..errors import Cancelled
 
 TUPLE_DELIM = "<|>"
 RECORD_DELIM = "##"
@@ -501,27 +505,54 @@ class GiveUp:
     A model that cannot follow the record format fails on every chunk alike, so after
     ``after`` chunks with no record (and none with any) the build stops with what the model
     answered and what to try, instead of spending hours to find out. A chunk the model marked
-    complete with no records (nothing to extract there) counts neither way. Thread-safe: the
-    extraction stage calls :meth:`chunk_done` from its workers.
+    complete with no records (nothing to extract there) counts neither way. Until a chunk gave
+    records, :meth:`start` holds back a chunk whose call could not change the outcome (the
+    chunks already started would decide it) unless a slot would otherwise stay idle: on a
+    one-slot server exactly ``after`` calls run. Thread-safe: the extraction stage's workers
+    call :meth:`start` before a chunk and :meth:`chunk_done` (or :meth:`chunk_failed`) after.
     """
 
-    def __init__(self, after: int | None, model: Any, temperature: Any = None) -> None:
-        import threading
-
+    def __init__(self, after: int | None, model: Any, temperature: Any = None,
+                 slots: Callable[[], int] | None = None) -> None:
         self.after = after
         self.model = getattr(model, "key", None) or type(model).__name__
         self.temperature = temperature
         self.works = False
         self.failures: list[ParseResult] = []
-        self._lock = threading.Lock()
+        self.slots = slots or (lambda: 1)
+        self._undecided = 0  # chunks started and not yet judged
+        self._stopped = False
+        self._cond = threading.Condition()
+
+    def _decided(self) -> bool:
+        return self.works or not self.after
+
+    def start(self, abort: threading.Event | None = None) -> None:
+        """Wait until a chunk's first call may change the outcome (or fill an idle slot)."""
+        with self._cond:
+            while not self._decided() and (
+                    len(self.failures) + self._undecided >= max(self.after or 0, self.slots())):
+                if self._stopped or (abort is not None and abort.is_set()):
+                    raise Cancelled("The build stopped: its model gave no records")
+                self._cond.wait(0.1)
+            self._undecided += 1
+
+    def chunk_failed(self) -> None:
+        """A started chunk raised (the build is failing): it decides nothing."""
+        with self._cond:
+            self._undecided -= 1
+            self._cond.notify_all()
 
     def chunk_done(self, res: ParseResult) -> None:
-        with self._lock:
+        with self._cond:
+            self._undecided -= 1
+            self._cond.notify_all()
             if res.n_records:
                 self.works = True
             elif not res.complete:
                 self.failures.append(res)
-            if not self.works and self.after and len(self.failures) >= self.after:
+            if not self._decided() and len(self.failures) >= self.after:
+                self._stopped = True
                 raise self.error(len(self.failures), early=True)
 
     def error(self, n: int, *, early: bool) -> Exception:

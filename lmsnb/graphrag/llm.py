@@ -123,6 +123,10 @@ class LMStudioChat:
     def count_tokens(self, text: str) -> int:
         return int(_conn().count_tokens(self.key, text))
 
+    def slots(self) -> int:
+        """How many of this model's calls may be in flight now, over all hosts."""
+        return int(_conn().slots(self.key, self.concurrency))
+
     def context_length(self) -> int | None:
         """The loaded instance's context length (LM Studio loads many models at 4,096).
 

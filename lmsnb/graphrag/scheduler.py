@@ -101,6 +101,10 @@ class Scheduler:
             self.fail()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
+    def slots(self) -> int:
+        """How many model calls may be in flight now (threads, for a model of your own)."""
+        return sum(chat.slots() for chat in self._chats) if self._chats else self.threads
+
     def submit(self, fn: Callable[..., R], *args: Any) -> Future[R]:
         """Run ``fn(*args)`` on a worker; after a failure, work not yet started is skipped."""
 
