@@ -147,6 +147,36 @@ def test_auto_concurrency_learns_how_many_calls_a_host_runs(slots):
     assert conn.pool.capacity(LLM) == {sim.host: slots}
 
 
+def test_waiting_calls_take_a_free_slot_by_priority_then_in_arrival_order():
+    """One slot, one call running; five wait. They run highest priority first, and among
+    equals the one that came first (a build's order: most-names-first chunks, gleaning
+    before the next extraction)."""
+    ran: list[str] = []
+    release = threading.Event()
+
+    def behaviour(req):
+        ran.append(req.last_user)
+        if req.last_user == "first":
+            release.wait(20)
+        return "ok"
+
+    with Simulator(port=0, behaviour=behaviour, max_concurrent_predictions=1) as sim:
+        conn = Connection(sim.host)
+        pool = conn.pool
+        with ThreadPoolExecutor(6) as ex:
+            futures = [ex.submit(pool.complete, LLM, "first", concurrency=1)]
+            wait_until(lambda: ran == ["first"])
+            for i, (name, priority) in enumerate([("a", 0), ("b", 1.5), ("c", 0), ("d", 0.5),
+                                                  ("e", 1.5)]):
+                futures.append(ex.submit(pool.complete, LLM, name, concurrency=1,
+                                         priority=priority))
+                wait_until(lambda n=i + 1: len(pool._queues[LLM]) == n)
+            release.set()
+            for f in futures:
+                f.result()
+    assert ran == ["first", "b", "e", "d", "a", "c"]
+
+
 def test_an_explicit_concurrency_wins_and_queued_calls_are_not_errors(sync_timeout):
     """Six in flight on a server that runs four: two wait in its queue past the silence limit,
     and that is fine — no timeout, no retry, six predictions on the server."""

@@ -14,6 +14,7 @@ import pytest
 import lmsnb
 from lmsnb.errors import ConfigError, PredictionError
 from lmsnb.graphrag import build_index
+from lmsnb.graphrag.extract import expected_names
 from lmsnb.graphrag.llm import Completion, LocalEmbedder
 from lmsnb.graphrag.tokens import estimate_tokens
 from lmsnb.sim import Simulator, Timing
@@ -114,6 +115,30 @@ def test_a_failing_call_stops_the_build_without_running_the_rest(tmp_path):
         build_index(text, llm=model, embedding_model=False, cache_dir=tmp_path,
                     progress=False, concurrency=2)
     assert len(model.started) < 10  # the queued chunks were dropped, not run one by one
+
+
+def test_chunks_with_the_most_names_are_extracted_first_and_the_index_keeps_their_order():
+    """A stage ends when its longest call ends: started last, a long extraction leaves the
+    other slots idle. Chunks start most-names-first (a reply lists the chunk's names); the
+    index still reads in document order (entities by the first chunk that names them)."""
+    seen: list[str] = []
+
+    class Recording(StubModel):
+        def complete(self, messages, **kw):
+            if kind_of(messages, kw.get("json_schema")) == "extraction":
+                seen.append(messages[-1]["content"])
+            return super().complete(messages, **kw)
+
+    idx = build_index(DULCE, llm=Recording(), embedding_model=False, cache_dir=None,
+                      progress=False, concurrency=1)
+    texts = list(idx.text_units["text"])
+    started = [next(i for i, t in enumerate(texts) if t in prompt) for prompt in seen]
+    names = [expected_names(texts[i]) for i in started]
+    assert sorted(started) == list(range(len(texts))) and started != sorted(started)
+    assert names == sorted(names, reverse=True)
+    position = {u: i for i, u in enumerate(idx.text_units["id"])}
+    first = [min(position[u] for u in ids) for ids in idx.entities["text_unit_ids"]]
+    assert first == sorted(first)
 
 
 def test_concurrency_is_auto_or_a_positive_number(tmp_path):

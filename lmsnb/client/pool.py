@@ -18,10 +18,12 @@ may have been shared, or its setting changed). An explicit ``concurrency=N`` ski
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import statistics
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -161,8 +163,8 @@ class HostPool:
             raise ConnectionFailed("No LM Studio host was given", hint="pass e.g. 'localhost:1234'")
         self._hosts = [Host(c) for c in connections]
         self._cond = threading.Condition()
-        self._waiting = 0
-        self._wanting: dict[str, Counter[int]] = {}
+        self._queues: dict[str, list[tuple[float, int]]] = {}  # model -> waiting (-priority, ticket)
+        self._tickets = itertools.count()
         self._reviving = False
         self.simulator: Any = None
         self.label = (f"LM Studio at {self._hosts[0].name}" if len(self._hosts) == 1 else
@@ -243,20 +245,21 @@ class HostPool:
     # -- scheduled predictions ---------------------------------------------------------------
 
     def _acquire(self, model: str, concurrency: int | None, abort: threading.Event,
-                 priority: int = 0) -> tuple[Host, Call]:
+                 priority: float = 0) -> tuple[Host, Call]:
         """Wait for a free slot for ``model`` on any host; register the call there.
 
-        Among waiting calls for one model, those with the highest ``priority`` go first.
+        Waiting calls for one model take free slots in order: the highest ``priority`` first,
+        then the one that came first (so a caller's submission order holds).
         """
         with self._cond:
-            self._waiting += 1
-            wanting = self._wanting.setdefault(model, Counter())
-            wanting[priority] += 1
+            entry = (-priority, next(self._tickets))
+            queue = self._queues.setdefault(model, [])
+            heapq.heappush(queue, entry)
             try:
                 while True:
                     if abort.is_set():
                         raise Cancelled("The call was cancelled before it started")
-                    if priority < max(p for p, n in wanting.items() if n):
+                    if queue[0] != entry:
                         self._cond.wait(TICK)
                         continue
                     now = time.monotonic()
@@ -292,8 +295,8 @@ class HostPool:
                             hint=START_HINT + "; calls already answered are cached")
                     self._cond.wait(TICK)
             finally:
-                self._waiting -= 1
-                wanting[priority] -= 1
+                queue.remove(entry)
+                heapq.heapify(queue)
                 self._cond.notify_all()
 
     def _started(self, host: Host, call: Call) -> None:
@@ -315,7 +318,7 @@ class HostPool:
     def complete(self, model: str, history: Sequence[Mapping[str, Any]] | str, *,
                  config: Mapping[str, Any] | None = None, response_format: Any = None,
                  concurrency: int | None = None, abort: threading.Event | None = None,
-                 priority: int = 0) -> Done:
+                 priority: float = 0) -> Done:
         """One prediction, run to its end on whichever host has a free slot first.
 
         Returns the final ``Done``; ``done.stats.host`` says where it ran and

@@ -28,6 +28,7 @@ from .extract import (
     ParseResult,
     check_prompt_overrides,
     excerpt,
+    expected_names,
     extraction_messages,
     gleaning_messages,
     load_prompt,
@@ -428,19 +429,20 @@ def _extract(chat: CachedChat, units: pd.DataFrame, entity_types: Any, gleaning:
     configs = configs or build_configs()
     give_up = give_up or GiveUp(None, chat.model)
 
-    def one(row: tuple[str, str]) -> tuple[str, ParseResult]:
-        give_up.start(getattr(chat.model, "abort", None))
+    def one(job: tuple[int, str, str]) -> tuple[str, ParseResult]:
+        rank, uid, text = job
+        give_up.start(rank, getattr(chat.model, "abort", None))
         try:
-            res = extract_chunk(row[1])
+            res = extract_chunk(text, 1 - (rank + 1) / (len(jobs) + 1))
         except BaseException:
             give_up.chunk_failed()
             raise
         give_up.chunk_done(res)
-        return row[0], res
+        return uid, res
 
-    def extract_chunk(text: str) -> ParseResult:
+    def extract_chunk(text: str, urgency: float) -> ParseResult:
         c = chat.complete("extract_graph", extraction_messages(first_t, text, entity_types),
-                          config=configs.get("extract"))
+                          config=configs.get("extract"), urgency=urgency)
         res = parse_reply(c.text, c.reasoning)
         res.raw = c.text or c.reasoning
         cands = candidate_names(text)
@@ -450,13 +452,19 @@ def _extract(chat: CachedChat, units: pd.DataFrame, entity_types: Any, gleaning:
             missed = missed_candidates(res, cands)
             g = chat.complete("gleaning", gleaning_messages(glean_t, text, entity_types, known,
                                                              missed[:15], KNOWN_NAMES_TOKENS),
-                              config=configs.get("glean"))
+                              config=configs.get("glean"), urgency=urgency)
             res.extend(parse_reply(g.text, g.reasoning))
         if on_chunk is not None:
             on_chunk(res)
         return res
 
-    results = sched.map(one, list(zip(units["id"], units["text"], strict=True)), stage)
+    rows = list(zip(units["id"], units["text"], strict=True))
+    # Longest replies first (by the names in each chunk), so the stage ends on short calls
+    # rather than on a long one begun late; the results keep the chunks' order.
+    order = sorted(range(len(rows)), key=lambda i: -expected_names(rows[i][1]))
+    jobs = [(rank, *rows[i]) for rank, i in enumerate(order)]
+    done = sched.map(one, jobs, stage)
+    results = [done[rank] for rank in sorted(range(len(order)), key=order.__getitem__)]
     acc.wall("extract_graph", stage.finish())
     if results and not any(r.n_records or r.complete for _, r in results):
         raise give_up.error(len(results), early=False)  # not one reply in the record format

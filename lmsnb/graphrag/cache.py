@@ -89,9 +89,10 @@ class CachedChat:
         self._lock = threading.Lock()
 
     def complete(self, stage: str, messages: list[dict[str, str]], *,
-                 json_schema: dict | None = None, config: dict[str, Any] | None = None
-                 ) -> Completion:
-        """One call with ``config`` (the stage's model settings, ``graphrag/settings.py``)."""
+                 json_schema: dict | None = None, config: dict[str, Any] | None = None,
+                 urgency: float = 0.0) -> Completion:
+        """One call with ``config`` (the stage's model settings, ``graphrag/settings.py``);
+        ``urgency`` (0–1) orders it among the stage's calls waiting for a slot."""
         kw = call_kwargs(self.model, config)
         payload = {"model": self.model.key, "messages": messages, "json_schema": json_schema,
                    "max_tokens": kw.get("max_tokens"), "temperature": kw.get("temperature")}
@@ -109,7 +110,7 @@ class CachedChat:
             self.accounting.add(stage, c)
             return c
         t0 = time.perf_counter()
-        set_stage(stage)
+        set_stage(stage, urgency)
         failed = 0
 
         def attempt() -> Any:

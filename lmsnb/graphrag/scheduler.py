@@ -40,15 +40,16 @@ LMSTUDIO_THREADS = 64  # worker threads per LM Studio host; the hosts' slots dec
 #: Which waiting call gets a free slot first (higher first): finish what is started.
 PRIORITY = {"extract_graph": 0, "gleaning": 1, "summarize_descriptions": 2,
             "community_reports": 3}
-_priority: contextvars.ContextVar[int] = contextvars.ContextVar("lmsnb_priority", default=0)
+_priority: contextvars.ContextVar[float] = contextvars.ContextVar("lmsnb_priority", default=0)
 
 
-def set_stage(stage: str) -> None:
-    """Mark the calls this thread makes next as ``stage``'s (see ``PRIORITY``)."""
-    _priority.set(PRIORITY.get(stage, 0))
+def set_stage(stage: str, urgency: float = 0.0) -> None:
+    """Mark the calls this thread makes next as ``stage``'s (see ``PRIORITY``); ``urgency``
+    (0 to 1, below the next stage's) orders waiting calls of one stage, higher first."""
+    _priority.set(PRIORITY.get(stage, 0) + min(max(urgency, 0.0), 0.999))
 
 
-def current_priority() -> int:
+def current_priority() -> float:
     return _priority.get()
 
 
