@@ -10,7 +10,9 @@
   report does not wait for its children unless it needs their reports; text units are embedded
   while the graph is extracted.
 - Calls that finish work already started go first (a chunk's gleaning before the next chunk's
-  extraction, reports before summaries), so the end of a stage is not a long tail.
+  extraction, reports before summaries), and chunks start most-names-first (their replies are
+  the longest), so the end of a stage is short calls, not a long one begun late. Calls of
+  equal priority take free slots in the order they came (``lmsnb.client.pool``).
 - On a failure or Ctrl-C: queued work is dropped, calls in flight are cancelled on the server,
   and the error is raised; every answer already received is in the cache.
 """
