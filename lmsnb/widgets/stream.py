@@ -1,4 +1,4 @@
-"""The stream view: a growing, sanitised markdown answer with a stats footer and a Stop button.
+"""The stream view: a growing, sanitised markdown answer under a Stop button and live stats.
 
 Why it looks like this (measured, see ``reference/widget-stack.md``):
 
@@ -13,6 +13,8 @@ Why it looks like this (measured, see ``reference/widget-stack.md``):
   ``wait()`` blocks instead (``render_stream`` does); there a kernel interrupt
   (``KeyboardInterrupt``) cancels the same way. ``wait_pending()`` is the barrier the magics run
   before each cell so "Run All" still runs cells in order.
+- Stop and the live status sit above the answer, so the button does not move away from a
+  pointer while the answer grows under it; the finished answer keeps its stats line there.
 - When the stream ends the widget is replaced by static HTML + text (``LiveOutput``), which the
   saved notebook keeps; a stopped answer is marked "■ stopped", like in the chat panel.
 - Images sent with the prompt (``events.images``) show as thumbnails above the answer, in a
@@ -46,7 +48,7 @@ CSS = """<style>
 .lmsnb-stream{font-size:var(--jp-content-font-size1,14px);line-height:1.5}
 .lmsnb-stream pre{background:var(--jp-layout-color2,#f5f5f5);padding:6px 8px;border-radius:4px;overflow-x:auto}
 .lmsnb-stream table{border-collapse:collapse}.lmsnb-stream td,.lmsnb-stream th{border:1px solid #ccc;padding:2px 6px}
-.lmsnb-footer{color:var(--jp-ui-font-color2,#777);font-size:12px;margin-top:4px}
+.lmsnb-footer{color:var(--jp-ui-font-color2,#777);font-size:12px;margin:2px 0 4px}
 .lmsnb-error{color:#b00020}.lmsnb-tool{border-left:3px solid #8fbcbb;padding-left:6px;margin:4px 0;font-size:13px}
 .lmsnb-reasoning{color:var(--jp-ui-font-color2,#777);font-style:italic}
 </style>"""
@@ -128,7 +130,12 @@ class StreamView:
         self.footer.add_class("lmsnb-footer-widget")
         self.sent = w.HTML(layout=w.Layout(display="none"))
         self.sent.add_class("lmsnb-sent")
-        self.widget = w.VBox([self.sent, self.body, w.HBox([self.stop_button, self.footer])])
+        # Stop and the live status above the answer: the button stays where the eye found it
+        # while the answer grows below, and nothing jumps when the static answer replaces it.
+        controls = w.HBox([self.stop_button, self.footer],
+                          layout=w.Layout(align_items="center"))
+        controls.add_class("lmsnb-stream-controls")
+        self.widget = w.VBox([self.sent, controls, self.body])
         self.widget.add_class("lmsnb-stream-view")
 
     def _html(self) -> str:
@@ -310,7 +317,7 @@ class StreamView:
         plain = (self._sent_text() + self.text + (f"\n\n{self.error}" if self.error else "")
                  + f"\n[{status}]")
         return Static(plain, f'<div class="lmsnb-stream-view lmsnb-static">{self._sent_html()}'
-                             f"{self._html()}{self._footer_html()}</div>")
+                             f"{self._footer_html()}{self._html()}</div>")  # as it was live
 
     def finalize_display(self) -> None:
         """Replace the live widget by static HTML + text, which the saved notebook keeps."""

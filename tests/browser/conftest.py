@@ -394,21 +394,6 @@ class LabPage:
         """Wait for a CSS selector (in any output) and return its element handle."""
         return self.page.wait_for_selector(selector, timeout=timeout)
 
-    def click_moving(self, locator: Any, attempts: int = 5) -> None:
-        """Click a button that moves while it is clicked (a Stop button below an answer that
-        grows), until the click reaches it: between Playwright's aim and its mouse events the
-        button can move a line down, and the click lands beside it. A click that reaches the
-        button is never repeated, so what it does (or fails to do) stays the test's to see.
-        (The element handle outlives the button: a finished answer replaces it.)"""
-        button = locator.element_handle()
-        button.evaluate("el => { el.lmsnbClicked = false; el.addEventListener("
-                        "'click', () => { el.lmsnbClicked = true; }, {capture: true}); }")
-        for _ in range(attempts):
-            button.click()
-            if button.evaluate("el => el.lmsnbClicked"):
-                return
-        raise HarnessError(f"{attempts} clicks on {locator} all landed beside it")
-
     def output_errors(self) -> list[str]:
         """Text of error outputs (tracebacks) in the notebook."""
         return self.page.eval_on_selector_all(

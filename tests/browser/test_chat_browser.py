@@ -60,12 +60,18 @@ def test_chat_stream_stop_and_load(sim, jupyter_lab, lab_page: LabPage) -> None:
         f" .lmsnb-progress-label'); return l && l.textContent === '{loaded}'; }}",
         timeout=30_000)
 
-    # 4. a long answer: wait until it is visibly streaming, then click Stop
+    # 4. a long answer: once it is visibly streaming, a person aims at Stop; the button stays
+    # put while the answer grows under it, and one plain click stops the answer
     long_answer = page.locator(".lmsnb-stream-view .lmsnb-answer").nth(2)
-    page.wait_for_function(
-        "() => { const a = document.querySelectorAll('.lmsnb-stream-view .lmsnb-answer')[2];"
-        " return a && a.textContent.split(' ').length > 20; }", timeout=30_000)
-    lab_page.click_moving(page.locator(".lmsnb-stream-view").nth(2).locator(".lmsnb-stop"))
+    stop = page.locator(".lmsnb-stream-view").nth(2).locator(".lmsnb-stop")
+    grown = ("n => { const a = document.querySelectorAll('.lmsnb-stream-view .lmsnb-answer')[2];"
+             " return a && a.textContent.split(' ').length > n; }")
+    page.wait_for_function(grown, arg=20, timeout=30_000)
+    aimed = stop.bounding_box()
+    page.wait_for_function(grown, arg=len(long_answer.text_content().split()) + 30,
+                           timeout=30_000)
+    assert stop.bounding_box() == aimed  # 30 more words, and the button has not moved
+    stop.click()
     footer = page.locator(".lmsnb-stream-view .lmsnb-footer").nth(2)
     page.wait_for_function(
         "() => { const f = document.querySelectorAll('.lmsnb-stream-view .lmsnb-footer')[2];"

@@ -66,7 +66,7 @@ def test_widgets_after_nest_asyncio_apply(sim, jupyter_lab, lab_page: LabPage, t
     page.wait_for_function(
         "() => { const a = document.querySelector('.lmsnb-stream-view .lmsnb-answer');"
         " return a && a.textContent.split(' ').length > 20; }", timeout=30_000)
-    lab_page.click_moving(page.locator(".lmsnb-stream-view .lmsnb-stop"))
+    page.locator(".lmsnb-stream-view .lmsnb-stop").click()  # it stays above the answer
     page.wait_for_function(
         "() => { const f = document.querySelector('.lmsnb-stream-view .lmsnb-footer');"
         " return f && f.textContent.includes('userStopped'); }", timeout=15_000)
