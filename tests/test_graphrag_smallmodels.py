@@ -153,10 +153,10 @@ def test_a_model_that_cannot_extract_stops_after_three_chunks_and_resumes(dulce,
         build_index([dulce], llm=hot, llm_config={"temperature": 0.8}, **kw)
 
 
-@pytest.mark.parametrize(("slots", "concurrency", "started"),
+@pytest.mark.parametrize(("slots", "concurrency", "most"),
                          [(1, 1, 3), (1, "auto", 3), (4, 4, 4)])
 def test_give_up_starts_no_call_the_decision_does_not_need(dulce, tmp_path, slots, concurrency,
-                                                             started):
+                                                             most):
     """Through LM Studio's queue: when the third empty chunk's call ends its slot is free
     before its reply is judged, and the next chunk must not take it (the CI failure of stop
     19: a fourth call started on a one-slot server). With more slots the ones that run at
@@ -173,9 +173,9 @@ def test_give_up_starts_no_call_the_decision_does_not_need(dulce, tmp_path, slot
                             chunk_overlap=0, progress=False, concurrency=concurrency,
                             cache_dir=tmp_path / str(attempt))
             counts = sim.counters.predictions(LLM)
-        assert counts.started == started, (attempt, counts)
-        kept = len(list((tmp_path / str(attempt) / "chat").rglob("*.json")))
-        assert 3 <= kept <= started  # every reply that came back is cached for a re-run
+        assert 3 <= counts.started <= most, (attempt, counts)  # (a 4th may be cancelled
+        kept = len(list((tmp_path / str(attempt) / "chat").rglob("*.json")))  # before it is sent)
+        assert 3 <= kept <= counts.started  # every reply that came back is cached for a re-run
 
 
 def test_give_up_is_settable_and_a_model_that_works_sometimes_is_not_stopped(dulce):
