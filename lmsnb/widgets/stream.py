@@ -140,8 +140,6 @@ class StreamView:
 
     def _html(self) -> str:
         parts = [CSS, '<div class="lmsnb-stream">']
-        if self.title:
-            parts.append(f"<h4>{html.escape(self.title)}</h4>")
         if self.reasoning:
             parts.append(f'<details class="lmsnb-reasoning"><summary>reasoning</summary>'
                          f"{render_text(self.reasoning)}</details>")
@@ -172,8 +170,10 @@ class StreamView:
             self.body.value = self._html()
             self.footer.value = self._footer_html()
 
-    def _sent_html(self) -> str:
-        return images_html(self.images) if self.show_images else ""
+    def _header_html(self) -> str:
+        """The title and the images sent with the prompt: above Stop and the stats."""
+        title = f"<h4>{html.escape(self.title)}</h4>" if self.title else ""
+        return title + (images_html(self.images) if self.show_images else "")
 
     def _sent_text(self) -> str:
         if not (self.show_images and self.images):
@@ -181,8 +181,8 @@ class StreamView:
         return "".join(f"[image: {image.describe()}]\n" for image in self.images) + "\n"
 
     def _show(self) -> None:
-        if self._widgets and self._sent_html():
-            self.sent.value = self._sent_html()
+        if self._widgets and self._header_html():
+            self.sent.value = self._header_html()
             self.sent.layout.display = None
         if self._widgets and self._display_now and self.output is None:
             what = f"{self.title}: " if self.title else ""
@@ -316,7 +316,7 @@ class StreamView:
         status = f"{STOPPED} · {self.status}" if self.stopped else self.status
         plain = (self._sent_text() + self.text + (f"\n\n{self.error}" if self.error else "")
                  + f"\n[{status}]")
-        return Static(plain, f'<div class="lmsnb-stream-view lmsnb-static">{self._sent_html()}'
+        return Static(plain, f'<div class="lmsnb-stream-view lmsnb-static">{self._header_html()}'
                              f"{self._footer_html()}{self._html()}</div>")  # as it was live
 
     def finalize_display(self) -> None:
