@@ -24,7 +24,6 @@ from .edit import node_degrees
 from .embed_index import EmbeddingJobs, embed_index
 from .extract import (
     DEFAULT_ENTITY_TYPES,
-    GiveUp,
     ParseResult,
     check_prompt_overrides,
     excerpt,
@@ -42,6 +41,7 @@ from .fast import (
     describe_entities,
     describe_relationship,
 )
+from .giveup import GiveUp
 from .index import GraphIndex
 from .inputs import OPTIONS as INPUT_OPTIONS
 from .inputs import InputReport, classify, load_documents
